@@ -1,0 +1,1 @@
+"""The algorithms of selfheal, in pure Python: no Django, no app imports. Apps turn results into rows."""
