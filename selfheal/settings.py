@@ -142,3 +142,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# A running proposal whose task has not beaten for this long is taken as dead and recovered.
+AUTO_FIX_STALE_SECONDS = env.int("AUTO_FIX_STALE_SECONDS", default=900)

@@ -1,0 +1,1 @@
+"""A repair proposal opened from an error group (placeholder until monitoring lands)."""
