@@ -387,6 +387,14 @@ def test_answers_that_do_not_fit_are_refused_with_a_reason(data, problem):
     assert problem in str(raised.value)
 
 
+def test_paths_are_normalised_before_they_are_looked_up():
+    result = parse_answer(
+        answer({"file": "./calc.py", "action": "modify", "search": "a - b", "replace": "a + b"}),
+        FILES,
+    )
+    assert [edit.path for edit in result.patch.edits] == ["calc.py"]
+
+
 def test_changes_apply_in_order_and_become_one_edit_per_file():
     result = parse_answer(
         answer(

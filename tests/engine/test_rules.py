@@ -1,16 +1,18 @@
 """The rules fixer: each rule on the kind of broken code it is for, and on code it must leave alone."""
 
 import ast
+import os
+import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from selfheal.engine.classify import Classification
+from selfheal.engine.classify import Classification, classify
 from selfheal.engine.fixers.base import Candidate, FixContext
 from selfheal.engine.fixers.rules import RulesFixer
 from selfheal.engine.sandbox import SandboxResult
-from selfheal.engine.tracebacks import ErrorReport, Frame
+from selfheal.engine.tracebacks import ErrorReport, Frame, parse_pytest_output
 
 SANDBOX = "/sandbox/project"
 
@@ -686,3 +688,62 @@ def test_an_error_without_a_project_frame_gets_nothing():
     files = {"calc.py": "x = 1\n"}
     report = error("NameError", "name 'math' is not defined", Frame("<stdin>", 1, "<module>"))
     assert propose(files, report) == []
+
+
+# The demo proposals, from real pytest output
+
+
+def run_pytest(files: dict[str, str], directory) -> tuple[int, str]:
+    """Run pytest on our own demo code (trusted, so outside the sandbox) in a fresh directory."""
+    for path, content in files.items():
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(directory),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    done = subprocess.run(
+        command, cwd=directory, env=env, capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stdout
+
+
+DEMO_BUGS = [
+    ("Add standard deviation to sales statistics", ["missing_stdlib_import"]),
+    ("Bulk discount for large orders", ["misspelt_name"]),
+    ("Shelf labels", ["wrong_module_path"]),
+    ("Median of sales", ["missing_colon"]),
+    ("JSON sales report", ["missing_stdlib_import", "misspelt_attribute"]),
+]
+
+
+@pytest.mark.parametrize("title, rules", DEMO_BUGS, ids=[title for title, _ in DEMO_BUGS])
+def test_the_rules_repair_the_demo_proposals(title, rules, tmp_path):
+    from proposals.demo import PROJECT_DIR, demo_proposals
+
+    files = {str(p.relative_to(PROJECT_DIR)): p.read_text() for p in PROJECT_DIR.rglob("*.py")}
+    proposal = next(p for p in demo_proposals() if p["title"] == title)
+    files.update({change["path"]: change["content"] for change in proposal["changes"]})
+    used = []
+    for attempt in range(len(rules) + 1):
+        exit_code, output = run_pytest(files, tmp_path / f"attempt{attempt}")
+        if exit_code == 0:
+            break
+        reports = parse_pytest_output(output, list(files))
+        context = FixContext(
+            files=files,
+            changed_paths=[change["path"] for change in proposal["changes"]],
+            test_command="python -m pytest -q",
+            test_result=SandboxResult(exit_code, False, output, "", 0.1, "none"),
+            reports=reports,
+            classifications=[classify(report) for report in reports],
+        )
+        candidates = RulesFixer().propose(context)
+        assert candidates, output
+        used.append(candidates[0].rule)
+        files = candidates[0].patch.apply(files)
+    assert exit_code == 0, output
+    assert used == rules

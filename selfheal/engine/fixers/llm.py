@@ -315,8 +315,8 @@ def parse_answer(data: object, files: dict[str, str]) -> Answer:
     current: dict[str, str | None] = dict(files)
     reasons = []
     for number, change in enumerate(changes, start=1):
-        apply_change(current, change, number)
-        reasons.append(f"{change['file']}: {change.get('reason', '')}".strip())
+        path = apply_change(current, change, number)
+        reasons.append(f"{path}: {change.get('reason', '')}".strip())
     edits = []
     for path in sorted(current):
         before, after = files.get(path), current[path]
@@ -335,14 +335,15 @@ def parse_answer(data: object, files: dict[str, str]) -> Answer:
     return Answer(False, explanation.strip(), root_cause.strip(), Patch(edits), reasons)
 
 
-def apply_change(current: dict[str, str | None], change: object, number: int) -> None:
+def apply_change(current: dict[str, str | None], change: object, number: int) -> str:
+    """Apply one change to `current`; the path it changed."""
     where = f"Change {number}"
     if not isinstance(change, dict):
         raise InvalidAnswer(f"{where} must be an object.")
     path, action = change.get("file"), change.get("action")
     if not isinstance(path, str) or not path:
         raise InvalidAnswer(f"{where}: `file` must be a path relative to the project root.")
-    check_path(path, where)
+    path = check_path(path, where)
     where = f"{where} ({action} {path})"
     exists = current.get(path) is not None
     for key in ("search", "replace", "content"):
@@ -385,20 +386,24 @@ def apply_change(current: dict[str, str | None], change: object, number: int) ->
             )
     else:
         raise InvalidAnswer(f"{where}: `action` must be one of create, modify, delete.")
+    return path
 
 
-def check_path(path: str, where: str) -> None:
+def check_path(path: str, where: str) -> str:
+    """The path, normalised ("./a.py" -> "a.py"), or InvalidAnswer when it is not a plain
+    relative path inside the project."""
     parts = path.replace("\\", "/").split("/")
     if path.startswith(("/", "\\")) or ".." in parts or (len(path) > 1 and path[1] == ":"):
         raise InvalidAnswer(
             f"{where}: `{path}` must be relative to the project root, without `..`."
         )
     validate_path = getattr(patch_module, "validate_path", None)
-    if validate_path is not None:
-        try:
-            validate_path(path)
-        except UnsafePath as error:
-            raise InvalidAnswer(f"{where}: {error}") from error
+    if validate_path is None:
+        return "/".join(part for part in parts if part not in ("", "."))
+    try:
+        return validate_path(path)
+    except UnsafePath as error:
+        raise InvalidAnswer(f"{where}: {error}") from error
 
 
 def check_compiles(edit: FileEdit) -> None:
