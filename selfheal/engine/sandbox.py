@@ -395,6 +395,7 @@ def _scrubbed_env(interpreter: str, tmp: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",  # what a killed run printed is kept
     }
 
 
@@ -479,15 +480,23 @@ def _execute(
     namespace_init = _child_pid(info_read) if info_read is not None else None
     if _exited_within(process.pid, limits.wall_seconds):
         return process.wait(), False
-    # Killing the namespace's PID 1 makes the kernel kill everything in it, and bwrap's own wait
-    # for it returns only then; the group kill covers the case without a PID namespace.
-    for pid in filter(None, (namespace_init, -process.pid)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    # Killing the namespace's PID 1 makes the kernel kill everything in it; bwrap, waiting for
+    # it, exits only once they are all gone. Without a namespace, kill the process group.
+    if namespace_init is not None:
+        _kill(namespace_init)
+        if _exited_within(process.pid, 10):
+            process.wait()
+            return None, True
+    _kill(-process.pid)
     process.wait()
     return None, True
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _exited_within(pid: int, seconds: float) -> bool:
@@ -515,10 +524,7 @@ def _kill_uid(uid: int) -> None:
         if not alive:
             return
         for pid in alive:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(pid)
         time.sleep(0.01)
 
 
