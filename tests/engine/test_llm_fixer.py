@@ -239,21 +239,24 @@ def test_malformed_twice_gives_no_candidate_and_says_why(caplog):
 
 
 @pytest.mark.parametrize(
-    "recording, sentence",
+    "recording, sentence, status, wait",
     [
-        ("error_overloaded_529", "The Claude API is overloaded (529): Overloaded"),
-        ("error_api_500", "The Claude API failed (500): Internal server error"),
+        ("error_overloaded_529", "The Claude API is overloaded (529): Overloaded", 529, None),
+        ("error_api_500", "The Claude API failed (500): Internal server error", 500, None),
         (
             "error_rate_limit_429",
             "The Claude API is rate-limiting requests (429): This request would exceed",
+            429,
+            12.0,
         ),
     ],
 )
-def test_api_errors_make_the_strategy_unavailable(recording, sentence):
+def test_api_errors_make_the_strategy_unavailable(recording, sentence, status, wait):
     fixer, transport = fixer_for(recording)
     with pytest.raises(StrategyUnavailable) as raised:
         fixer.propose(calc_context())
     assert str(raised.value).startswith(sentence)
+    assert (raised.value.status_code, raised.value.retry_after) == (status, wait)
     assert len(transport.requests) == 1
 
 

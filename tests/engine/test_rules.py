@@ -169,6 +169,13 @@ def test_a_stdlib_name_used_as_a_plain_variable_is_not_imported():
     assert not any("import string" in c.patch.edits[0].content for c in candidates)
 
 
+def test_stdlib_modules_that_act_on_import_are_never_imported():
+    files = {"fun.py": "def fly():\n    return antigravity.geohash\n"}
+    report = error("NameError", "name 'antigravity' is not defined", frame("fun.py", 2))
+    assert propose(files, report) == []
+    assert "antigravity" not in sys.modules  # importing it would open a web browser
+
+
 # Missing import of a name the project defines
 
 

@@ -100,6 +100,17 @@ say why.
 Answer only by calling the submit_fix tool."""
 
 
+class LLMUnavailable(StrategyUnavailable):
+    """The Claude API could not be used for this attempt: what a circuit breaker counts."""
+
+    def __init__(
+        self, message: str, status_code: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.status_code = status_code  # None when no HTTP answer came back
+        self.retry_after = retry_after  # seconds the API asked to wait, when it said so
+
+
 class InvalidAnswer(ValueError):
     """The model's tool input does not fit the schema or the project's files."""
 
@@ -211,15 +222,17 @@ class LLMFixer:
                 timeout=timeout,
             )
         except anthropic.APITimeoutError as error:
-            raise StrategyUnavailable(
+            raise LLMUnavailable(
                 f"The Claude API did not answer within {timeout:.0f} s."
             ) from error
         except anthropic.APIConnectionError as error:
-            raise StrategyUnavailable(f"Could not reach the Claude API: {error.message}") from error
+            raise LLMUnavailable(f"Could not reach the Claude API: {error.message}") from error
         except anthropic.APIStatusError as error:
-            raise StrategyUnavailable(describe_status_error(error)) from error
+            raise LLMUnavailable(
+                describe_status_error(error), error.status_code, retry_after(error.response)
+            ) from error
         except anthropic.AnthropicError as error:
-            raise StrategyUnavailable(f"The Claude API call failed: {error}") from error
+            raise LLMUnavailable(f"The Claude API call failed: {error}") from error
 
     def candidate(
         self, answer: Answer, response: anthropic.types.Message, requests: int
@@ -243,6 +256,13 @@ class LLMFixer:
                 "confidence_source": "a fixed estimate for model answers, not a measured rate",
             },
         )
+
+
+def retry_after(response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def describe_status_error(error: anthropic.APIStatusError) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
-import importlib
 import re
 
 from ...tracebacks import ErrorReport
-from .code import STDLIB_MODULES, Fix, ProjectCode, parses
+from .code import Fix, ProjectCode, parses, stdlib_module
 from .edits import replace_spans
 from .names import DID_YOU_MEAN, SIMILARITY_CUTOFF, crash_location
 
@@ -73,12 +72,8 @@ def module_attributes(project: ProjectCode, module: str, importer: str) -> set[s
     path = project.path_of_module(module, importer)
     if path is not None:
         return set(project.top_level_names(path))
-    if module.split(".")[0] in STDLIB_MODULES:
-        try:
-            return set(dir(importlib.import_module(module)))  # stdlib only, never project code
-        except ImportError:
-            return set()
-    return set()
+    stdlib = stdlib_module(module)
+    return set(dir(stdlib)) if stdlib else set()
 
 
 def misspelt_attribute(report: ErrorReport, project: ProjectCode) -> list[Fix]:

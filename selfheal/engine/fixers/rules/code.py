@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import sys
+import warnings
 from dataclasses import dataclass
+from types import ModuleType
 
 STDLIB_MODULES = frozenset(name for name in sys.stdlib_module_names if not name.startswith("_"))
+# Standard modules that do something when imported (open a browser, print, start a GUI).
+UNSAFE_TO_IMPORT = frozenset({"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo"})
 
 TEST_FILE_PREFIXES = ("test_",)
 TEST_FILE_SUFFIXES = ("_test.py",)
@@ -21,6 +26,20 @@ class Fix:
     explanation: str
     confidence: float
     rule: str
+
+
+def stdlib_module(name: str) -> ModuleType | None:
+    """A standard-library module, imported to read its names; None for anything else. Project
+    code is never imported: it is only ever parsed."""
+    top = name.split(".")[0]
+    if top not in STDLIB_MODULES or top in UNSAFE_TO_IMPORT:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - a module this platform lacks (e.g. winreg) is just unknown
+        return None
 
 
 def parses(source: str) -> bool:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import ast
 import difflib
-import importlib
 import re
 
 from ...tracebacks import ErrorReport
-from .code import STDLIB_MODULES, Fix, ProjectCode, import_names, is_test_file, parses
+from .code import (
+    STDLIB_MODULES,
+    Fix,
+    ProjectCode,
+    import_names,
+    is_test_file,
+    parses,
+    stdlib_module,
+)
 from .edits import replace_spans, replace_statement
 from .names import SIMILARITY_CUTOFF, crash_location
 
@@ -212,8 +219,8 @@ def closest_name_in_module(
     module_path = project.path_of_module(module, path)
     if module_path is not None:
         available = set(project.top_level_names(module_path))
-    elif module.split(".")[0] in STDLIB_MODULES:
-        available = set(dir(importlib.import_module(module)))  # stdlib only
+    elif stdlib_module(module) is not None:
+        available = set(dir(stdlib_module(module)))
     else:
         return []
     public = [n for n in available if not n.startswith("_")]

@@ -5,11 +5,18 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
-import importlib
 import re
 
 from ...tracebacks import ErrorReport
-from .code import STDLIB_MODULES, Fix, ProjectCode, is_test_file, names_bound_in, parses
+from .code import (
+    STDLIB_MODULES,
+    Fix,
+    ProjectCode,
+    is_test_file,
+    names_bound_in,
+    parses,
+    stdlib_module,
+)
 from .edits import insert_import, replace_spans
 
 NAME_NOT_DEFINED = re.compile(r"name '(?P<name>\w+)' is not defined")
@@ -109,7 +116,9 @@ def missing_stdlib_import(report: ErrorReport, project: ProjectCode) -> list[Fix
         attributes = uses_as_module(tree, name)
         if not attributes:
             return []
-        module = importlib.import_module(name)  # stdlib only: checked against stdlib_module_names
+        module = stdlib_module(name)
+        if module is None:
+            return []
         if not all(hasattr(module, attribute) for attribute in attributes):
             # `datetime.now()`: the class of the same name, not the module.
             if isinstance(getattr(module, name, None), type):
@@ -121,7 +130,7 @@ def missing_stdlib_import(report: ErrorReport, project: ProjectCode) -> list[Fix
         confidence = STDLIB_IMPORT_CONFIDENCE
     elif name in STDLIB_NAMES:
         module_name = STDLIB_NAMES[name]
-        if not hasattr(importlib.import_module(module_name), name):
+        if not hasattr(stdlib_module(module_name), name):
             return []
         statement = f"from {module_name} import {name}"
         confidence = STDLIB_NAME_CONFIDENCE
