@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import File, Router, Schema, UploadedFile
+from ninja import File, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from selfheal.models import Role
@@ -160,7 +160,7 @@ def import_archive(request: HttpRequest, project_ref: str, archive: File[Uploade
         result = files.import_files(project, found, source=f"upload {archive.name}")
     except files.BadFiles as exc:
         raise HttpError(400, str(exc)) from None
-    return 201, result
+    return Status(201, result)
 
 
 @router.get("/projects/{project_ref}/proposals", response=list[ProposalOut])
@@ -181,7 +181,7 @@ def create_proposal(request: HttpRequest, project_ref: str, payload: ProposalIn)
         )  # fmt: skip
     except services.BadProposal as exc:
         raise HttpError(400, str(exc)) from None
-    return 201, proposal
+    return Status(201, proposal)
 
 
 @router.get("/proposals/{proposal_id}", response=ProposalOut)
@@ -194,11 +194,13 @@ def deploy_and_test(request: HttpRequest, proposal_id: int, background: bool = F
     """Deploy the proposal to a sandbox and run the project's tests (`background=true` queues it)."""
     proposal = _proposal_for(request, proposal_id, Role.REVIEWER)
     if not proposal.can_transition_to("sandbox_deployed"):
-        raise HttpError(409, f"Proposal #{proposal.pk} is {proposal.status} and cannot be deployed now.")
+        raise HttpError(
+            409, f"Proposal #{proposal.pk} is {proposal.status} and cannot be deployed now."
+        )
     if background:
         transaction.on_commit(lambda: tasks.deploy_and_test.delay(proposal.pk))
-        return 202, {"queued": True, "status_url": f"/api/v1/proposals/{proposal.pk}"}
-    return 200, services.deploy_and_test(proposal.pk)
+        return Status(202, {"queued": True, "status_url": f"/api/v1/proposals/{proposal.pk}"})
+    return Status(200, services.deploy_and_test(proposal.pk))
 
 
 @router.get("/proposals/{proposal_id}/attempts", response=list[AttemptOut])
@@ -219,22 +221,25 @@ def auto_fix(request: HttpRequest, proposal_id: int, background: bool = False):
         )
     if background:
         transaction.on_commit(lambda: tasks.auto_fix.delay(proposal.pk))
-        return 202, {"queued": True,
-                     "status_url": f"/api/v1/admin/proposals/auto-fix/status/{proposal.pk}"}  # fmt: skip
+        status_url = f"/api/v1/admin/proposals/auto-fix/status/{proposal.pk}"
+        return Status(202, {"queued": True, "status_url": status_url})
     try:
         result = autofix.run_auto_fix(proposal.pk)
     except autofix.CannotAutoFix as exc:
         raise HttpError(409, str(exc)) from None
-    return 200, {
-        "success": result.success,
-        "fix_applied": result.success and proposal.attempts.filter(outcome="passed").exists(),
-        "auto_applied": result.auto_applied,
-        "status": result.status,
-        "attempts": result.attempts,
-        "explanation": result.explanation,
-        "next_step": result.next_step,
-        "fix_history": list(proposal.attempts.select_related("test_run")),
-    }
+    return Status(
+        200,
+        {
+            "success": result.success,
+            "fix_applied": result.success and proposal.attempts.filter(outcome="passed").exists(),
+            "auto_applied": result.auto_applied,
+            "status": result.status,
+            "attempts": result.attempts,
+            "explanation": result.explanation,
+            "next_step": result.next_step,
+            "fix_history": list(proposal.attempts.select_related("test_run")),
+        },
+    )
 
 
 @router.get("/admin/proposals/auto-fix/status/{proposal_id}", response=AutoFixStatusOut)
@@ -266,4 +271,3 @@ def reject(request: HttpRequest, proposal_id: int, payload: ReviewIn):
         return services.reject(proposal.pk, request.user, payload.note)
     except services.WrongState as exc:
         raise HttpError(409, str(exc)) from None
-

@@ -16,8 +16,8 @@ from django.utils import timezone
 from selfheal.engine.classify import classify
 from selfheal.engine.fixers.base import (
     Candidate,
-    Fixer,
     FixContext,
+    Fixer,
     PreviousAttempt,
     StrategyUnavailable,
     Unfixable,
@@ -167,7 +167,9 @@ def _start(proposal_id: int) -> Proposal:
         proposal.transition_to(S.AUTO_FIXING)
         proposal.stage = "Starting auto-fix"
         proposal.heartbeat_at = timezone.now()
-        proposal.save(update_fields=["status", "status_reason", "stage", "heartbeat_at", "updated_at"])
+        proposal.save(
+            update_fields=["status", "status_reason", "stage", "heartbeat_at", "updated_at"]
+        )
         return proposal
 
 
@@ -235,7 +237,9 @@ def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:
     if run.passed:
         return _finish_passed(proposal, [], files, run)
     max_attempts = project.max_fix_attempts
-    first_number = (proposal.attempts.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    first_number = (
+        proposal.attempts.order_by("-number").values_list("number", flat=True).first() or 0
+    ) + 1
     kept: list[FixAttempt] = []
     kept_candidates: list[tuple[Candidate, FixContext]] = []
     last_explanation = ""
@@ -362,7 +366,9 @@ def _finish_passed(proposal: Proposal, kept: list[FixAttempt], files: dict[str, 
     project = proposal.project
     explanation = " Then: ".join(a.explanation for a in kept) or "The tests pass as they are."
     project_files.mark_versions_passing(project, files)
-    verdict = max((a.security_verdict or "safe" for a in kept), key=VERDICT_RANK.__getitem__, default="safe")
+    verdict = max(
+        (a.security_verdict or "safe" for a in kept), key=VERDICT_RANK.__getitem__, default="safe"
+    )
     if verdict != "safe":
         services.transition(proposal.pk, S.NEEDS_REVIEW,
                             reason=f"The fix passes the tests but its security review says {verdict}.")  # fmt: skip

@@ -80,7 +80,9 @@ def write_files(project: Project, changes: dict[str, str | None], source: str) -
         if file is None:
             if deleted:
                 continue
-            file = ProjectFile.objects.create(project=project, path=path, content=content, version=1)
+            file = ProjectFile.objects.create(
+                project=project, path=path, content=content, version=1
+            )
             result.created += 1
         else:
             file.version += 1
@@ -93,7 +95,9 @@ def write_files(project: Project, changes: dict[str, str | None], source: str) -
         )
     total = sum(len(c.encode()) for c in current_files(project).values())
     if total > settings.MAX_PROJECT_BYTES:
-        raise BadFiles(f"The project would hold {total} bytes, over the {settings.MAX_PROJECT_BYTES}-byte limit.")
+        raise BadFiles(
+            f"The project would hold {total} bytes, over the {settings.MAX_PROJECT_BYTES}-byte limit."
+        )
     return result
 
 
@@ -169,7 +173,11 @@ def _zip_members(data: bytes):
             continue
         if (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise BadFiles(f"{info.filename}: links are not accepted in an archive.")
-        yield info.filename, info.file_size, lambda info=info: archive.read(info)[: info.file_size + 1]
+        yield (
+            info.filename,
+            info.file_size,
+            lambda info=info: archive.read(info)[: info.file_size + 1],
+        )
 
 
 def _tar_members(data: bytes):
@@ -181,7 +189,9 @@ def _tar_members(data: bytes):
         if member.isdir():
             continue
         if not member.isfile():
-            raise BadFiles(f"{member.name}: links and special files are not accepted in an archive.")
+            raise BadFiles(
+                f"{member.name}: links and special files are not accepted in an archive."
+            )
         yield member.name, member.size, lambda member=member: archive.extractfile(member).read()
 
 
@@ -195,5 +205,7 @@ def _strip_common_root(files: dict[str, str]) -> dict[str, str]:
 
 def import_files(project: Project, files: dict[str, str], source: str) -> ImportResult:
     if len(files) > settings.MAX_FILES_PER_PROJECT:
-        raise BadFiles(f"{len(files)} files is over the {settings.MAX_FILES_PER_PROJECT}-file limit.")
+        raise BadFiles(
+            f"{len(files)} files is over the {settings.MAX_FILES_PER_PROJECT}-file limit."
+        )
     return write_files(project, dict(files), source)

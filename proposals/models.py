@@ -45,6 +45,9 @@ class ProjectFileVersion(models.Model):
             models.UniqueConstraint(fields=["file", "version"], name="one_row_per_file_version")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.file.path} v{self.version}"
+
 
 class ProposalStatus(models.TextChoices):
     PROPOSED = "proposed"
@@ -113,9 +116,7 @@ class Proposal(models.Model):
     def transition_to(self, status: str, reason: str = "") -> None:
         """Change status in memory; the caller saves (inside its transaction)."""
         if not self.can_transition_to(status):
-            raise IllegalTransition(
-                f"A proposal cannot go from {self.status} to {status}."
-            )
+            raise IllegalTransition(f"A proposal cannot go from {self.status} to {status}.")
         self.status = status
         self.status_reason = reason
 
@@ -151,6 +152,9 @@ class ProposalChange(models.Model):
             models.UniqueConstraint(fields=["proposal", "path"], name="one_change_per_path")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.path}"
+
 
 class TestRun(models.Model):
     __test__ = False  # not a pytest test class
@@ -172,6 +176,9 @@ class TestRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Test run #{self.pk} ({'passed' if self.passed else 'failed'})"
 
     @property
     def failed_names(self) -> list[str]:
@@ -219,6 +226,9 @@ class FixAttempt(models.Model):
             models.UniqueConstraint(fields=["proposal", "number"], name="one_attempt_per_number")
         ]
 
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of proposal #{self.proposal_id} ({self.outcome})"
+
 
 class ReviewDecision(models.TextChoices):
     APPROVED = "approved"
@@ -238,3 +248,6 @@ class Review(models.Model):
     note = models.TextField(blank=True)
     automatic = models.BooleanField(default=False)  # applied by the auto-apply policy
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.decision} proposal #{self.proposal_id}"

@@ -81,7 +81,9 @@ def create_proposal(
             raise BadProposal(f"{path}: changed twice in one proposal.")
         seen.add(path)
         if change.action not in ChangeAction.values:
-            raise BadProposal(f"{path}: unknown action {change.action!r} (create, modify or delete).")
+            raise BadProposal(
+                f"{path}: unknown action {change.action!r} (create, modify or delete)."
+            )
         if change.action == ChangeAction.CREATE and path in existing:
             raise BadProposal(f"{path}: already exists; use modify.")
         if change.action in (ChangeAction.MODIFY, ChangeAction.DELETE) and path not in existing:
@@ -142,8 +144,14 @@ def record_test_run(proposal: Proposal, command: str, result: SandboxResult) -> 
         tests_errored=counts["error"],
         tests_skipped=counts["skipped"],
         results=[
-            {"name": t.name, "outcome": t.outcome, "message": t.message[:2000],
-             "details": t.details[:20000], "file": t.file, "line": t.line}
+            {
+                "name": t.name,
+                "outcome": t.outcome,
+                "message": t.message[:2000],
+                "details": t.details[:20000],
+                "file": t.file,
+                "line": t.line,
+            }
             for t in result.tests
         ],  # fmt: skip
         output=output[-MAX_OUTPUT_CHARS:],
@@ -185,7 +193,11 @@ def summarise_run(run: TestRun) -> str:
         return "The test run was stopped at its time limit."
     if run.passed:
         return f"{run.tests_passed} tests passed."
-    parts = [f"{run.tests_failed} failed", f"{run.tests_errored} errors", f"{run.tests_passed} passed"]
+    parts = [
+        f"{run.tests_failed} failed",
+        f"{run.tests_errored} errors",
+        f"{run.tests_passed} passed",
+    ]
     if not run.results:
         return f"The test command exited with {run.exit_code} and reported no tests."
     return ", ".join(parts) + "."
@@ -232,7 +244,9 @@ def reject(proposal_id: int, reviewer: AbstractBaseUser | None, note: str = "") 
     if reviewer is not None:
         ensure_can_review(reviewer, proposal)
     if not proposal.can_transition_to(S.REJECTED):
-        raise WrongState(f"Proposal #{proposal.pk} is {proposal.status} and cannot be rejected now.")
+        raise WrongState(
+            f"Proposal #{proposal.pk} is {proposal.status} and cannot be rejected now."
+        )
     proposal.transition_to(S.REJECTED, note)
     proposal.stage = ""
     proposal.save(update_fields=["status", "status_reason", "stage", "updated_at"])

@@ -42,7 +42,8 @@ def recover_stuck(now) -> list[int]:
     put the proposal back in tests_failed, and retry the auto-fix once."""
     limit = timedelta(seconds=settings.AUTO_FIX_STALE_SECONDS)
     stale = Proposal.objects.filter(
-        status__in=[S.AUTO_FIXING, S.TESTS_RUNNING, S.SANDBOX_DEPLOYED], heartbeat_at__lt=now - limit
+        status__in=[S.AUTO_FIXING, S.TESTS_RUNNING, S.SANDBOX_DEPLOYED],
+        heartbeat_at__lt=now - limit,
     ).values_list("pk", flat=True)
     recovered = []
     for proposal_id in stale:

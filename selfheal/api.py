@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import NinjaAPI, Router, Schema
+from ninja import NinjaAPI, Router, Schema, Status
 from ninja.errors import HttpError
 
 from monitoring.api import router as monitoring_router
@@ -77,7 +77,7 @@ def create_project(request: HttpRequest, payload: ProjectIn):
     data = payload.dict()
     if data["slug"] and Project.objects.filter(slug=data["slug"]).exists():
         raise HttpError(409, f"A project with slug {data['slug']!r} already exists.")
-    return 201, services.create_project(request.user, **data)
+    return Status(201, services.create_project(request.user, **data))
 
 
 @core_router.get("/projects/{project_ref}", response=ProjectOut)

@@ -38,7 +38,9 @@ def role_of(user: AbstractBaseUser, project: Project) -> str | None:
     return membership.role if membership else None
 
 
-def get_project_for(user: AbstractBaseUser, project_ref: int | str, role: str = Role.VIEWER) -> Project:
+def get_project_for(
+    user: AbstractBaseUser, project_ref: int | str, role: str = Role.VIEWER
+) -> Project:
     """The project by id or slug if `user` holds at least `role` in it."""
     lookup = {"pk": int(project_ref)} if str(project_ref).isdigit() else {"slug": project_ref}
     project = projects_for(user).filter(**lookup).first()
@@ -53,7 +55,9 @@ def require_role(user: AbstractBaseUser, project: Project, role: str) -> None:
     if held is None:
         raise ProjectNotFound(f"Project {project.pk} not found.")
     if not Membership(role=held).allows(role):
-        raise AccessDenied(f"This needs the {role} role in project {project.slug!r}; you are {held}.")
+        raise AccessDenied(
+            f"This needs the {role} role in project {project.slug!r}; you are {held}."
+        )
 
 
 def unique_slug(name: str) -> str:
@@ -90,7 +94,9 @@ def create_api_key(user: AbstractBaseUser, name: str) -> tuple[ApiKey, str]:
     """Return the stored key and the raw key; the raw key is never stored or shown again."""
     prefix = secrets.token_hex(4)
     raw_key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    api_key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=_hash_key(raw_key))
+    api_key = ApiKey.objects.create(
+        user=user, name=name, prefix=prefix, key_hash=_hash_key(raw_key)
+    )
     return api_key, raw_key
 
 
@@ -99,9 +105,7 @@ def authenticate_api_key(raw_key: str) -> AbstractBaseUser | None:
         return None
     prefix = raw_key[len(API_KEY_PREFIX) :].split("_", 1)[0]
     api_key = (
-        ApiKey.objects.select_related("user")
-        .filter(prefix=prefix, revoked_at__isnull=True)
-        .first()
+        ApiKey.objects.select_related("user").filter(prefix=prefix, revoked_at__isnull=True).first()
     )
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash_key(raw_key)):
         return None

@@ -145,3 +145,6 @@ LOGGING = {
 
 # A running proposal whose task has not beaten for this long is taken as dead and recovered.
 AUTO_FIX_STALE_SECONDS = env.int("AUTO_FIX_STALE_SECONDS", default=900)
+# Serve static files straight from the source folders too, so a fresh checkout works before
+# `collectstatic` (make run still collects them).
+WHITENOISE_USE_FINDERS = True

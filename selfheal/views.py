@@ -15,7 +15,11 @@ def health(request: HttpRequest) -> JsonResponse:
     isolation = detect_isolation()
     status = 200 if database == "ok" else 503
     return JsonResponse(
-        {"status": "ok" if status == 200 else "degraded", "database": database,
-         "sandbox_isolation": isolation.level, "sandbox_detail": isolation.detail},
+        {
+            "status": "ok" if status == 200 else "degraded",
+            "database": database,
+            "sandbox_isolation": isolation.level,
+            "sandbox_detail": isolation.detail,
+        },
         status=status,
     )

@@ -21,7 +21,7 @@ def best_seller(sales: dict[str, int]) -> str:
     return max(sales, key=sales.get)
 '''
 
-TEST_STDEV = '''from shop.stats import stdev
+TEST_STDEV = """from shop.stats import stdev
 
 
 def test_stdev():
@@ -30,7 +30,7 @@ def test_stdev():
 
 def test_stdev_of_constant_values():
     assert stdev([3.0, 3.0, 3.0]) == 0.0
-'''
+"""
 
 BULK_DISCOUNT = '''
 
@@ -43,7 +43,7 @@ def bulk_total(lines: list[tuple[str, int, float]], threshold: int = 10) -> floa
     return subtotal
 '''
 
-TEST_BULK = '''from shop.pricing import bulk_total
+TEST_BULK = """from shop.pricing import bulk_total
 
 
 def test_bulk_discount_applies():
@@ -52,7 +52,7 @@ def test_bulk_discount_applies():
 
 def test_small_orders_pay_full_price():
     assert bulk_total([("pen", 2, 1.0)]) == 2.0
-'''
+"""
 
 LABELS = '''"""Shelf labels."""
 
@@ -63,12 +63,12 @@ def shelf_label(name: str, price: float) -> str:
     return f"{truncate(name, 12)} {price:.2f}"
 '''
 
-TEST_LABELS = '''from shop.labels import shelf_label
+TEST_LABELS = """from shop.labels import shelf_label
 
 
 def test_shelf_label():
     assert shelf_label("Fountain pen deluxe", 12.5) == "Fountain pe… 12.50"
-'''
+"""
 
 STATS_WITH_MEDIAN = '''"""Sales statistics."""
 
@@ -89,7 +89,7 @@ def best_seller(sales: dict[str, int]) -> str:
     return max(sales, key=sales.get)
 '''
 
-TEST_MEDIAN = '''from shop.stats import median
+TEST_MEDIAN = """from shop.stats import median
 
 
 def test_median_odd():
@@ -98,7 +98,7 @@ def test_median_odd():
 
 def test_median_even():
     assert median([4.0, 1.0, 3.0, 2.0]) == 2.5
-'''
+"""
 
 REPORT = '''"""A JSON sales report."""
 
@@ -111,7 +111,7 @@ def sales_report(sales: dict[str, int]) -> str:
     return json.dumps({"best_seller": textutils.slugfy(top), "products": len(sales)})
 '''
 
-TEST_REPORT = '''import json
+TEST_REPORT = """import json
 
 from shop.report import sales_report
 
@@ -119,7 +119,7 @@ from shop.report import sales_report
 def test_sales_report():
     report = json.loads(sales_report({"Blue Pen": 3, "Red Book": 7}))
     assert report == {"best_seller": "red-book", "products": 2}
-'''
+"""
 
 STATS_WITH_AVERAGE_ORDER = '''"""Sales statistics."""
 
@@ -143,7 +143,7 @@ def best_seller(sales: dict[str, int]) -> str:
     return max(sales, key=sales.get)
 '''
 
-TEST_AVERAGE_ORDER = '''from shop.stats import average_order_value
+TEST_AVERAGE_ORDER = """from shop.stats import average_order_value
 
 
 def test_average_ignores_cancelled():
@@ -156,7 +156,7 @@ def test_average_of_one_order():
 
 def test_average_of_nothing():
     assert average_order_value([]) == 0.0
-'''
+"""
 
 
 def _read(path: str) -> str:
@@ -178,8 +178,11 @@ def demo_proposals() -> list[dict]:
             "title": "Bulk discount for large orders",
             "description": "Refers to `subtotl` instead of `subtotal` (misspelt name).",
             "changes": [
-                {"path": "shop/pricing.py", "action": "modify",
-                 "content": _read("shop/pricing.py") + BULK_DISCOUNT},
+                {
+                    "path": "shop/pricing.py",
+                    "action": "modify",
+                    "content": _read("shop/pricing.py") + BULK_DISCOUNT,
+                },
                 {"path": "tests/test_bulk.py", "action": "create", "content": TEST_BULK},
             ],
         },  # fmt: skip
@@ -214,8 +217,11 @@ def demo_proposals() -> list[dict]:
             "no rule knows it; the mutation search finds it.",
             "changes": [
                 {"path": "shop/stats.py", "action": "modify", "content": STATS_WITH_AVERAGE_ORDER},
-                {"path": "tests/test_average_order.py", "action": "create",
-                 "content": TEST_AVERAGE_ORDER},
+                {
+                    "path": "tests/test_average_order.py",
+                    "action": "create",
+                    "content": TEST_AVERAGE_ORDER,
+                },
             ],
         },  # fmt: skip
     ]

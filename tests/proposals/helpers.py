@@ -3,15 +3,15 @@
 from proposals import files, services
 from selfheal.models import Project
 
-CALC = '''def add(a, b):
+CALC = """def add(a, b):
     return a + b
 
 
 def area(r):
     return 3.0 * r * r
-'''
+"""
 
-TESTS = '''from calc import add, area
+TESTS = """from calc import add, area
 
 
 def test_add():
@@ -20,20 +20,23 @@ def test_add():
 
 def test_area():
     assert area(1) == 3.0
-'''
+"""
 
-CALC_WITH_SQRT = CALC + '''
+CALC_WITH_SQRT = (
+    CALC
+    + """
 
 def hypot(a, b):
     return math.sqrt(a * a + b * b)
-'''
+"""
+)
 
-TEST_HYPOT = '''from calc import hypot
+TEST_HYPOT = """from calc import hypot
 
 
 def test_hypot():
     assert hypot(3, 4) == 5.0
-'''
+"""
 
 
 def calculator_files() -> dict[str, str]:

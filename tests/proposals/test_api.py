@@ -122,5 +122,7 @@ def test_a_viewer_may_read_but_not_propose(client, project, other_user):
     _, raw = core.create_api_key(other_user, "viewer key")
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
     assert client.get(f"/api/v1/projects/{project.slug}/proposals").status_code == 200
-    response = post(client, f"/api/v1/projects/{project.slug}/proposals", {"title": "x", "changes": []})
+    response = post(
+        client, f"/api/v1/projects/{project.slug}/proposals", {"title": "x", "changes": []}
+    )
     assert response.status_code == 403

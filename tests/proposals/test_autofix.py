@@ -90,7 +90,11 @@ def test_a_partial_fix_is_kept_and_the_next_attempt_builds_on_it(project, user):
         def propose(self, context):
             code = context.files["calc.py"]
             fixed = code.replace("a + c", "a + b") if "a + c" in code else "import math\n" + code
-            return [Candidate("rules", Patch([FileEdit("calc.py", "modify", fixed, code)]), "one bug", 0.9)]
+            return [
+                Candidate(
+                    "rules", Patch([FileEdit("calc.py", "modify", fixed, code)]), "one bug", 0.9
+                )
+            ]
 
     result = autofix.run_auto_fix(proposal.pk, fixers=[OneBugAtATime()])
     assert result.success

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from proposals import files, services
-from proposals.models import Proposal, ProposalChange, ProjectFile, ProjectFileVersion
+from proposals.models import ProjectFile, ProjectFileVersion, Proposal, ProposalChange
 
 from .helpers import CALC, calculator_files, load_calculator
 
@@ -136,7 +136,9 @@ def test_approving_applies_the_changes_as_new_versions(project, user):
 
 def test_a_proposal_whose_tests_failed_cannot_be_approved(project, user):
     load_calculator(project)
-    proposal = services.create_proposal(project, "Edit", [services.ChangeSpec("calc.py", "modify", "x")])
+    proposal = services.create_proposal(
+        project, "Edit", [services.ChangeSpec("calc.py", "modify", "x")]
+    )
     Proposal.objects.filter(pk=proposal.pk).update(status="tests_failed")
     with pytest.raises(services.WrongState, match="tests_failed"):
         services.approve(proposal.pk, user)
@@ -147,7 +149,9 @@ def test_a_viewer_cannot_approve(project, other_user):
     from selfheal.services import ProjectNotFound, add_member
 
     load_calculator(project)
-    proposal = services.create_proposal(project, "Edit", [services.ChangeSpec("calc.py", "modify", "x")])
+    proposal = services.create_proposal(
+        project, "Edit", [services.ChangeSpec("calc.py", "modify", "x")]
+    )
     Proposal.objects.filter(pk=proposal.pk).update(status="tests_passed")
     with pytest.raises(ProjectNotFound):
         services.approve(proposal.pk, other_user)

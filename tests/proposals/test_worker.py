@@ -72,5 +72,7 @@ def test_a_proposal_whose_worker_died_is_recovered_and_retried_once(project, use
 def test_a_working_proposal_is_left_alone(project, user):
     load_calculator(project)
     proposal = missing_import_proposal(project, user)
-    Proposal.objects.filter(pk=proposal.pk).update(status="auto_fixing", heartbeat_at=timezone.now())
+    Proposal.objects.filter(pk=proposal.pk).update(
+        status="auto_fixing", heartbeat_at=timezone.now()
+    )
     assert tasks.recover_stuck(timezone.now()) == []

@@ -45,7 +45,9 @@ class Command(BaseCommand):
             f"{result.updated} changed, {result.unchanged} unchanged, {len(skipped)} skipped."
         )
 
-    def _project(self, slug: str | None, name: str, owner: str | None, test_command: str) -> Project:
+    def _project(
+        self, slug: str | None, name: str, owner: str | None, test_command: str
+    ) -> Project:
         if slug:
             try:
                 return Project.objects.get(slug=slug)

@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_tests: bool = False, **options):
         if Project.objects.filter(slug=DEMO_SLUG).exists():
-            self.stdout.write(f"The demo is already loaded (log in as {DEMO_USER} / {DEMO_PASSWORD}).")
+            self.stdout.write(
+                f"The demo is already loaded (log in as {DEMO_USER} / {DEMO_PASSWORD})."
+            )
             return
         with transaction.atomic():
             user = get_user_model().objects.filter(username=DEMO_USER).first()
@@ -35,13 +37,19 @@ class Command(BaseCommand):
             files.import_files(project, found, source="demo")
             proposals = [
                 services.create_proposal(
-                    project, p["title"], [services.ChangeSpec(**c) for c in p["changes"]],
-                    description=p["description"], created_by=user, source="demo",
+                    project,
+                    p["title"],
+                    [services.ChangeSpec(**c) for c in p["changes"]],
+                    description=p["description"],
+                    created_by=user,
+                    source="demo",
                 )  # fmt: skip
                 for p in demo_proposals()
             ]
         if not no_tests:
             for proposal in proposals:
                 run = services.deploy_and_test(proposal.pk)
-                self.stdout.write(f"  #{proposal.pk} {proposal.title}: {services.summarise_run(run)}")
+                self.stdout.write(
+                    f"  #{proposal.pk} {proposal.title}: {services.summarise_run(run)}"
+                )
         self.stdout.write(f"Demo loaded: log in as {DEMO_USER} / {DEMO_PASSWORD}.")

@@ -1,5 +1,4 @@
 import pytest
-
 from shop.pricing import apply_discount, order_total, price_with_tax, product_code
 
 
