@@ -334,11 +334,11 @@ def answer(*changes, **fields) -> dict:
         ),
         (
             answer({"file": "/etc/passwd", "action": "modify", "content": "x\n"}),
-            "relative to the project root",
+            "is absolute",
         ),
         (
             answer({"file": "../outside.py", "action": "create", "content": "x = 1\n"}),
-            "without `..`",
+            "goes up with '..'",
         ),
         (
             answer({"file": "missing.py", "action": "modify", "content": "x = 1\n"}),

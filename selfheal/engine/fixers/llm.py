@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 
 import anthropic
 
-from .. import patch as patch_module
-from ..patch import FileEdit, Patch, UnsafePath
+from ..patch import FileEdit, Patch, UnsafePath, validate_path
 from ..tracebacks import ErrorReport
 from .base import Candidate, FixContext, StrategyUnavailable, Unfixable
 
@@ -410,20 +409,12 @@ def apply_change(current: dict[str, str | None], change: object, number: int) ->
 
 
 def check_path(path: str, where: str) -> str:
-    """The path, normalised ("./a.py" -> "a.py"), or InvalidAnswer when it is not a plain
-    relative path inside the project."""
-    parts = path.replace("\\", "/").split("/")
-    if path.startswith(("/", "\\")) or ".." in parts or (len(path) > 1 and path[1] == ":"):
-        raise InvalidAnswer(
-            f"{where}: `{path}` must be relative to the project root, without `..`."
-        )
-    validate_path = getattr(patch_module, "validate_path", None)
-    if validate_path is None:
-        return "/".join(part for part in parts if part not in ("", "."))
+    """The path normalised ("./a.py" -> "a.py"), or InvalidAnswer when it is absolute, goes up
+    with `..` or is otherwise unsafe."""
     try:
         return validate_path(path)
     except UnsafePath as error:
-        raise InvalidAnswer(f"{where}: {error}") from error
+        raise InvalidAnswer(f"{where}: {error}.") from error
 
 
 def check_compiles(edit: FileEdit) -> None:
