@@ -16,6 +16,14 @@ from .helpers import CALC, CALC_WITH_SQRT, load_calculator, missing_import_propo
 from .test_views import failed_run, passing_attempt, set_status
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The users made by the fixtures would otherwise spend most of each test hashing passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 QUEUE = "/admin/proposals/proposal/review-queue/"
 
 

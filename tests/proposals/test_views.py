@@ -18,6 +18,13 @@ from .helpers import CALC, CALC_WITH_SQRT, TEST_HYPOT, load_calculator, missing_
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The users made by the fixtures would otherwise spend most of each test hashing passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 HTMX = {"HX-Request": "true"}
 POLLING = 'hx-trigger="every 1s"'
 
