@@ -446,6 +446,21 @@ def test_a_misspelt_module_name_gets_the_closest_module():
     assert run_module(fixed(files, best)["dump.py"])["dump"]({"a": 1}) == '{"a": 1}'
 
 
+def test_a_misspelt_project_module_in_a_package_gets_the_closest_module():
+    files = {
+        "shop/__init__.py": "",
+        "shop/textutils.py": "def truncate(text, length):\n    return text[:length]\n",
+        "tests/__init__.py": "",
+        "tests/textutil.py": "X = 1\n",  # a test helper is no module for the code to import
+        "shop/labels.py": "from shop.textutil import truncate\n",
+    }
+    report = error(
+        "ModuleNotFoundError", "No module named 'shop.textutil'", frame("shop/labels.py", 1)
+    )
+    best = propose(files, report)[0]
+    assert fixed(files, best)["shop/labels.py"] == "from shop.textutils import truncate\n"
+
+
 def test_a_missing_third_party_package_gets_no_candidate():
     files = {"web.py": "import requests\n"}
     assert (

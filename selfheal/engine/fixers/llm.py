@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import anthropic
+import httpx2
 
 from ..patch import FileEdit, Patch, UnsafePath, validate_path
 from ..tracebacks import ErrorReport
@@ -158,8 +159,8 @@ class LLMFixer:
         cls,
         api_key: str,
         model: str,
-        base_url: str = "",
-        http_client=None,
+        base_url: str | None = None,
+        http_client: httpx2.Client | None = None,
         max_retries: int = 2,
     ) -> LLMFixer:
         """The fixer for the configured key; StrategyUnavailable (with the sentence the UI shows)

@@ -49,10 +49,12 @@ def absolute_module(node: ast.ImportFrom, importer: str, project: ProjectCode) -
 
 
 def module_candidates(project: ProjectCode, missing: str, importer: str) -> list[tuple[str, float]]:
-    """Project modules (or stdlib ones) that `missing` most likely meant: same last component
-    first, else the closest names."""
+    """Project modules (or stdlib ones) that `missing` most likely meant: the same module name in
+    another package first, else the closest names. Test modules only for tests."""
     known = {
-        name: path for name, path in import_names(project, importer).items() if path != importer
+        name: path
+        for name, path in import_names(project, importer).items()
+        if path != importer and (is_test_file(importer) or not is_test_file(path))
     }
     last = missing.split(".")[-1]
     same_name = sorted(
@@ -61,14 +63,16 @@ def module_candidates(project: ProjectCode, missing: str, importer: str) -> list
     )
     if same_name:
         return [(name, 1.0) for name in same_name[:2]]
-    pool = set(known) | (STDLIB_MODULES if "." not in missing else set())
-    scored = [
-        (name, difflib.SequenceMatcher(None, missing.lower(), name.lower()).ratio())
-        for name in pool
-    ]
+    scored = [(name, similarity(last, name.split(".")[-1])) for name in known]
+    if "." not in missing:
+        scored += [(name, similarity(missing, name)) for name in STDLIB_MODULES]
     scored = [(name, ratio) for name, ratio in scored if ratio >= 0.8 and name != missing]
     scored.sort(key=lambda item: (-item[1], item[0]))
     return scored[:2]
+
+
+def similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio()
 
 
 def rewritten_import(
