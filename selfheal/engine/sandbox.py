@@ -28,7 +28,6 @@ import select
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -40,30 +39,28 @@ from typing import BinaryIO
 
 from selfheal.engine import landlock
 from selfheal.engine.junit import JUnitError, TestCaseResult, parse_junit
+from selfheal.engine.sandbox_files import (
+    UnsafePath,
+    chown_tree,
+    materialise,
+    read_capped_output,
+    read_result_file,
+)
 
-__all__ = [
-    "LEVELS",
-    "Isolation",
-    "SandboxLimits",
-    "SandboxRefused",
-    "SandboxResult",
-    "TestCaseResult",
-    "UnsafePath",
-    "detect_isolation",
-    "materialise",
-    "read_result_file",
-    "run_in_sandbox",
-    "run_tests_in_sandbox",
-]
+__all__ = ["TestCaseResult", "UnsafePath", "materialise", "read_result_file"]  # re-exported
 
 LEVELS = ("bwrap", "bwrap-noproc", "landlock", "unsafe-rlimits")  # strongest first
 MAX_LEVEL_ENV = "SELFHEAL_SANDBOX_ISOLATION"  # e.g. "landlock": never try anything stronger
 BWRAP = "/usr/bin/bwrap"
 SETPRIV = "/usr/bin/setpriv"
 PRLIMIT = "/usr/bin/prlimit"
+CHOOM = "/usr/bin/choom"
 PROJECT_MOUNT = "/sandbox/project"
 MiB = 1024 * 1024
 
+# Limits are per process: when many sandboxed processes together exhaust the machine's memory,
+# the kernel must kill them first, not PostgreSQL or the service.
+_OOM_SCORE_ADJ = 1000
 # A fresh uid per run: RLIMIT_NPROC counts every process of a uid, so runs must not share one.
 _UID_BASE, _UID_SPAN = 1_900_000_000, 100_000_000
 
@@ -78,10 +75,6 @@ _DESCRIPTIONS = {
 
 class SandboxRefused(Exception):
     """No isolation strong enough is available and unsafe mode is off."""
-
-
-class UnsafePath(ValueError):
-    """A file path that could escape the sandbox directory or cannot be written into it."""
 
 
 @dataclass(frozen=True)
@@ -140,15 +133,13 @@ def detect_isolation(max_level: str | None = None, interpreter: str | None = Non
 
 @functools.lru_cache
 def _detect(ceiling: str, interpreter: str) -> Isolation:
-    refused = []
-    for level in LEVELS[LEVELS.index(ceiling) : -1]:
-        problem = _probe(level, interpreter)
+    refused: list[str] = []
+    for level in LEVELS[LEVELS.index(ceiling) :]:
+        problem = None if level == "unsafe-rlimits" else _probe(level, interpreter)
         if problem is None:
-            tried = f" ({'; '.join(refused)})" if refused else ""
-            return Isolation(level, _DESCRIPTIONS[level] + tried)
-        refused.append(f"{level} refused: {problem}")
-    tried = f" ({'; '.join(refused)})" if refused else ""
-    return Isolation("unsafe-rlimits", _DESCRIPTIONS["unsafe-rlimits"] + tried)
+            return Isolation(level, "; ".join([_DESCRIPTIONS[level], *refused]))
+        refused.append(f"{level} refused ({problem})")
+    raise AssertionError("unreachable: unsafe-rlimits always works")
 
 
 def _probe(level: str, interpreter: str) -> str | None:
@@ -213,56 +204,6 @@ def run_tests_in_sandbox(
     return result
 
 
-def materialise(files: dict[str, str], directory: Path) -> None:
-    """Write `files` (relative path -> text) into the new directory `directory`."""
-    directory.mkdir(mode=0o700)
-    for name, text in files.items():
-        target = directory.joinpath(*_safe_parts(name))
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "x", encoding="utf-8") as handle:
-                handle.write(text)
-        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
-            raise UnsafePath(f"{name!r} clashes with another file or directory") from exc
-        except OSError as exc:
-            raise UnsafePath(f"{name!r} cannot be written: {exc.strerror}") from exc
-
-
-def read_result_file(directory: Path, name: str, max_bytes: int) -> bytes | None:
-    """Read a file the sandbox wrote, without following any link, never blocking on a FIFO and
-    never reading more than `max_bytes`. None when the file does not exist."""
-    parts = _safe_parts(name)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    dir_fd = os.open(directory, flags | os.O_DIRECTORY)
-    try:
-        for part in parts[:-1]:
-            next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=dir_fd)
-            os.close(dir_fd)
-            dir_fd = next_fd
-        fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=dir_fd)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:  # ELOOP: a symlink; ENOTDIR: a link or file where a directory should be
-        raise UnsafePath(f"result file {name!r} refused: {exc.strerror}") from exc
-    finally:
-        os.close(dir_fd)
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise UnsafePath(f"result file {name!r} refused: not a plain regular file")
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise UnsafePath(f"result file {name!r} refused: larger than {max_bytes} bytes")
-    return data
-
-
-def _safe_parts(name: str) -> list[str]:
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if not name or "\x00" in name or name.startswith("/") or ".." in parts or not parts:
-        raise UnsafePath(f"{name!r} is not a relative path inside the project")
-    return parts
-
-
 def _run(
     level: str,
     interpreter: str,
@@ -273,9 +214,7 @@ def _run(
 ) -> tuple[SandboxResult, dict[str, bytes]]:
     uid = _UID_BASE + secrets.randbelow(_UID_SPAN) if os.geteuid() == 0 else None
     if level == "unsafe-rlimits":
-        uid = (
-            None  # the interpreter may not be reachable by another uid; this mode is unsafe anyway
-        )
+        uid = None  # another uid may not reach the interpreter; this mode is unsafe anyway
     root = Path(tempfile.mkdtemp(prefix="selfheal-sandbox-"))
     try:
         os.chmod(root, 0o711)  # the sandbox uid must pass through to its project directory
@@ -283,8 +222,8 @@ def _run(
         materialise(files, project)
         tmp.mkdir(mode=0o700)
         if uid is not None:
-            for path in [tmp, *_tree(project)]:
-                os.lchown(path, uid, uid)
+            chown_tree(project, uid)
+            os.chown(tmp, uid, uid)
             # bwrap enters the project as a root without capabilities, the command as `uid`.
             os.chown(project, 0, uid)
             os.chmod(project, 0o770)
@@ -301,8 +240,8 @@ def _run(
             if uid is not None and not level.startswith("bwrap"):
                 _kill_uid(uid)  # without a PID namespace, double-forked children outlive the group
             duration = time.monotonic() - started
-            out, out_cut = _read_output(stdout, limits.output_bytes)
-            err, err_cut = _read_output(stderr, limits.output_bytes)
+            out, out_cut = read_capped_output(stdout, limits.output_bytes)
+            err, err_cut = read_capped_output(stderr, limits.output_bytes)
         collected: dict[str, bytes] = {}
         for name in result_files:
             try:
@@ -364,6 +303,8 @@ def _bwrap_argv(
     args += ["--remount-ro", "/", "--chdir", PROJECT_MOUNT, "--hostname", "sandbox", "--"]
     # Limits are set inside: a preexec_fn would make Popen fork the whole service (slow).
     args += [PRLIMIT, *(f"--{name}={soft}:{hard}" for name, soft, hard in _rlimits(limits)), "--"]
+    if level == "bwrap":  # needs /proc
+        args += [CHOOM, "-n", str(_OOM_SCORE_ADJ), "--"]
     if uid is not None:
         args += [SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         args += ["--inh-caps=-all", "--bounding-set=-all", "--"]
@@ -433,6 +374,11 @@ def _limiter(
     def limit_child() -> None:
         for which, soft, hard in rlimits:
             resource.setrlimit(which, (soft, hard))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as oom:
+                oom.write(str(_OOM_SCORE_ADJ))
+        except OSError:
+            pass  # no /proc: the kernel falls back to its own scoring
         ruleset = landlock.build_ruleset(*landlock_paths) if landlock_paths else None
         if uid is not None:
             os.setgroups([])
@@ -518,9 +464,10 @@ def _child_pid(info_fd: int) -> int | None:
 
 
 def _kill_uid(uid: int) -> None:
-    """Kill every process left running as the run's private uid."""
+    """Kill every process still running as the run's private uid."""
     for _ in range(100):
-        alive = [pid for pid in _pids() if _real_uid(pid) == uid]
+        pids = map(int, filter(str.isdigit, os.listdir("/proc")))
+        alive = [pid for pid in pids if _is_alive_as(pid, uid)]
         if not alive:
             return
         for pid in alive:
@@ -528,37 +475,11 @@ def _kill_uid(uid: int) -> None:
         time.sleep(0.01)
 
 
-def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def _real_uid(pid: int) -> int | None:
+def _is_alive_as(pid: int, uid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
             fields = dict(line.split(":", 1) for line in status if ":" in line)
     except OSError:
-        return None
-    if fields.get("State", "").strip().startswith("Z"):
-        return None  # already dead, waiting for its parent
-    return int(fields["Uid"].split()[0])
-
-
-def _read_output(handle: BinaryIO, max_bytes: int) -> tuple[str, bool]:
-    """The whole output when it fits, else its head and tail (pytest's summary is at the end)."""
-    size = os.fstat(handle.fileno()).st_size
-    handle.seek(0)
-    if size <= max_bytes:
-        return handle.read().decode("utf-8", "replace"), False
-    half = max_bytes // 2
-    head = handle.read(half)
-    handle.seek(size - half)
-    tail = handle.read(half)
-    cut = f"\n[sandbox] ... {size - 2 * half} bytes cut ...\n".encode()
-    return (head + cut + tail).decode("utf-8", "replace"), True
-
-
-def _tree(directory: Path) -> list[Path]:
-    paths = [directory]
-    for parent, dirs, names in os.walk(directory):
-        paths += [Path(parent, name) for name in dirs + names]
-    return paths
+        return False
+    zombie = fields["State"].strip().startswith("Z")  # already dead, waiting for its parent
+    return not zombie and int(fields["Uid"].split()[0]) == uid

@@ -215,6 +215,14 @@ def test_memory_bomb_gets_memory_error():
     assert "MemoryError" in result.stderr
 
 
+def test_sandboxed_processes_are_the_first_the_oom_killer_picks():
+    result, _, _ = run_script('print(open("/proc/self/oom_score_adj").read())')
+
+    if result.isolation != "bwrap":
+        pytest.skip(f"the sandbox cannot read its /proc under {result.isolation}")
+    assert result.stdout.strip() == "1000", result.stderr
+
+
 @needs_bwrap
 def test_databases_are_unreachable_by_tcp_and_unix_socket():
     if not (host_can_connect(5432) and host_can_connect(6379)):
