@@ -176,6 +176,7 @@ def request_rollback(deployment: Deployment, now: datetime | None = None) -> Rol
             "reason": deployment.health_reason,
         },
         attempts=ROLLBACK_ATTEMPTS,
+        backoff_seconds=getattr(settings, "MONITORING_WEBHOOK_BACKOFF_SECONDS", 0.5),
     )  # fmt: skip
     if not result.ok:
         log.error("Rollback webhook for deployment %s failed: %s", deployment.pk, result.detail)

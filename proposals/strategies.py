@@ -21,7 +21,7 @@ def build_fixers(project: Project) -> tuple[list[Fixer], list[StrategyNote]]:
     from patterns.services import BreakerGuardedFixer, TemplateFixer
     from selfheal.engine.fixers.revert import RevertFixer
 
-    from selfheal.engine.fixers.llm import LLMFixer
+    from selfheal.engine.fixers.llm import OFF_REASON, LLMFixer
     from selfheal.engine.fixers.mutation import MutationFixer
     from selfheal.engine.fixers.rules import RulesFixer
 
@@ -35,5 +35,5 @@ def build_fixers(project: Project) -> tuple[list[Fixer], list[StrategyNote]]:
         )
         fixers.append(BreakerGuardedFixer(llm, "llm"))
     else:
-        notes.append(StrategyNote("llm", "ANTHROPIC_API_KEY is not set; the LLM fixer is off."))
+        notes.append(StrategyNote("llm", OFF_REASON))
     return fixers, notes

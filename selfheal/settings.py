@@ -122,7 +122,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 
 # --- selfheal -----------------------------------------------------------------------------------
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-5")
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-6")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
 
 # Refuse to run untrusted code with rlimits only (no namespace or Landlock isolation) unless set.

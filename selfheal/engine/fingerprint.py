@@ -20,9 +20,11 @@ MAX_MESSAGE_CHARS = 500
 
 # One alternation, tried left to right at each position, so one pass replaces everything and an
 # earlier kind wins over a later one starting at the same place (a URL is not also a path).
+# Repetitions that could run to the end of the text and back are bounded: messages are untrusted,
+# and an unbounded `[\w.]+@` takes quadratic time on "1.1.1.1...".
 _PLACEHOLDERS = [
-    ("url", r"\b[a-z][a-z0-9+.\-]*://[^\s'\"<>()\[\]{}]+"),
-    ("email", r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b"),
+    ("url", r"\b[a-z][a-z0-9+.\-]{0,30}://[^\s'\"<>()\[\]{}]+"),
+    ("email", r"\b[\w.+\-]{1,64}@[\w\-]{1,63}(?:\.[\w\-]{1,63}){1,8}\b"),
     ("uuid", r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b"),
     (
         "date",
@@ -40,8 +42,10 @@ _PLACEHOLDERS = [
     ("str", r"(?<!\w)'(?:[^'\\\n]|\\.){0,400}'(?!\w)|(?<!\w)\"(?:[^\"\\\n]|\\.){0,400}\"(?!\w)"),
     ("num", r"(?<![\w.])[\-+]?\d+(?:\.\d+)?(?:e[\-+]?\d+)?(?=[a-z%]{0,3}\b|\W|$)"),
 ]
+# Every kind starts where a word does; saying so up front lets most positions fail at once.
 _PLACEHOLDER_RE = re.compile(
-    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDERS), re.IGNORECASE
+    r"(?<!\w)(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PLACEHOLDERS) + ")",
+    re.IGNORECASE,
 )
 _TOKENS = {name: f"<{name}>" for name, _ in _PLACEHOLDERS}
 _WHITESPACE_RE = re.compile(r"\s+")

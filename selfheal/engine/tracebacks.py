@@ -70,7 +70,7 @@ class ErrorReport:
 
 # --- paths and modules ---------------------------------------------------------------------------
 
-_LIBRARY_RE = re.compile(r"(?:^|/)(?:site|dist)-packages/|(?:^|/)lib/python\d+(?:\.\d+)?/")
+_LIBRARY_RE = re.compile(r"(?<![^/])(?:(?:site|dist)-packages|lib/python\d+(?:\.\d+)?)/")
 _FROZEN_RE = re.compile(r"^<frozen ([\w.]+)>$")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:/")
 _PY_SUFFIXES = (".py", ".pyc", ".pyw", ".pyx", ".pyi")
@@ -124,6 +124,7 @@ class _Paths:
 
     def __init__(self, project_files: Collection[str] | None = None):
         self.files = set(project_files or ())
+        self.seen: dict[str, tuple[str, str, bool]] = {}
         self.by_name: dict[str, list[str]] = {}
         for name in self.files:
             self.by_name.setdefault(name.rsplit("/", 1)[-1], []).append(name)
@@ -145,6 +146,7 @@ class _Paths:
         p = path.replace("\\", "/")
         if p and not p.startswith(("/", "<")) and not _DRIVE_RE.match(p) and not is_library_path(p):
             if p not in self.files:
+                self.seen.clear()
                 self.files.add(p)
                 self.by_name.setdefault(p.rsplit("/", 1)[-1], []).append(p)
 
@@ -152,17 +154,16 @@ class _Paths:
         return self.relative(path) or path
 
     def frame(self, path: str, lineno: int | None, function: str, **context: Any) -> Frame:
-        relative = self.relative(path)
-        if relative is not None:
-            return Frame(relative, lineno, function, module_from_path(relative), **context)
-        return Frame(
-            path,
-            lineno,
-            function,
-            module_from_path(path),
-            in_app=not is_library_path(path),
-            **context,
-        )
+        known = self.seen.get(path)
+        if known is None:  # deep recursion repeats one path thousands of times
+            relative = self.relative(path)
+            if relative is not None:
+                known = (relative, module_from_path(relative), True)
+            else:
+                known = (path, module_from_path(path), not is_library_path(path))
+            self.seen[path] = known
+        filename, module, in_app = known
+        return Frame(filename, lineno, function, module, in_app=in_app, **context)
 
 
 # --- exception lines -----------------------------------------------------------------------------
@@ -205,11 +206,12 @@ _CHAIN_RE = re.compile(
 )
 _GROUP_HEADER_RE = re.compile(r"^(\s*)\+ Exception Group Traceback \(most recent call last\):\s*$")
 _FILE_LINE_RE = re.compile(
-    r'^(\s*)File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*$'
+    r'^(\s*)File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.*\S))?\s*$'
 )
 _CARET_RE = re.compile(r"^\s*[\^~]+\s*$")
 _REPEATED_RE = re.compile(r"^\s*\[Previous line repeated \d+ more times?\]\s*$")
 _PYTEST_RULE_RE = re.compile(r"^(?:_{3,}|={3,}|-{3,}) ")
+_FOREIGN_FRAME_RE = re.compile(r"^\s+at \S")  # Java / JavaScript stack lines in a JUnit report
 _SYNTAX_TYPES = ("SyntaxError", "IndentationError", "TabError")
 
 
@@ -297,7 +299,7 @@ def _parse_python(lines: list[str], paths: _Paths, source: str = "python") -> Er
         for extra in lines[exc_index + 1 : exc_index + 200]:
             if not extra.strip() or _CHAIN_RE.match(extra) or _TB_HEADER_RE.match(extra):
                 break
-            if _PYTEST_RULE_RE.match(extra):
+            if _PYTEST_RULE_RE.match(extra) or _FOREIGN_FRAME_RE.match(extra):
                 break
             message_lines.append(extra)
         message = "\n".join(message_lines)[:MAX_MESSAGE_CHARS]
@@ -313,6 +315,11 @@ def _parse_python(lines: list[str], paths: _Paths, source: str = "python") -> Er
     if syntax:
         report.syntax_file = paths.display(syntax[0])
         report.syntax_line, report.syntax_text, report.syntax_offset = syntax[1:]
+        # Where the parser stopped is where the failure is: make it the last frame, as Sentry
+        # does, so crash_frame and anything that keeps only frames (a stored event) point there.
+        report.frames.append(
+            paths.frame(syntax[0], syntax[1], "<module>", context_line=report.syntax_text)
+        )
     return report
 
 
@@ -471,6 +478,7 @@ def _parse_longrepr(lines: list[str], paths: _Paths) -> ErrorReport | None:
             )
             report.syntax_file, report.syntax_line = inner.syntax_file, inner.syntax_line
             report.syntax_offset, report.syntax_text = inner.syntax_offset, inner.syntax_text
+            report.frames.extend(inner.frames)
             return report
     first = error_lines[0].strip() if error_lines else ""
     match = _EXC_LINE_RE.match(first)

@@ -15,10 +15,7 @@ PASSWORD = "pw-bob-12345"
 
 @pytest.mark.browser
 @pytest.mark.worker
-def test_auto_fix_from_the_proposal_page(page, live_server, celery_worker_process, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are still plain
-    # synchronous calls made between browser steps.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def test_auto_fix_from_the_proposal_page(page, live_server, celery_worker_process):
     user = get_user_model().objects.create_user("bob", "bob@example.com", PASSWORD)
     project = core.create_project(user, "Calculator")
     load_calculator(project)

@@ -61,3 +61,33 @@ def hook_server():
     server = RecordingServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def broker():
+    """The test broker (Redis): read what was sent to a queue, by task name."""
+    import base64
+
+    import redis
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL=redis://...")
+    connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+    def sent(queue: str, task_name: str) -> list[dict]:
+        found = []
+        for raw in connection.lrange(queue, 0, -1):
+            message = json.loads(raw)
+            if message["headers"].get("task") == task_name:
+                body = json.loads(base64.b64decode(message["body"]))
+                found.append({"id": message["headers"]["id"], "args": body[0], "kwargs": body[1]})
+        return found
+
+    def forget(queue: str, task_name: str) -> None:
+        for raw in connection.lrange(queue, 0, -1):
+            if json.loads(raw)["headers"].get("task") == task_name:
+                connection.lrem(queue, 0, raw)
+
+    yield type("Broker", (), {"sent": staticmethod(sent), "forget": staticmethod(forget)})
+    connection.close()

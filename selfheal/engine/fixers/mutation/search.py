@@ -1,0 +1,227 @@
+"""Candidate generation: every operator on every node of every suspicious line, ranked by
+suspiciousness x operator prior, deduplicated by the code they produce; two-edit combinations
+built from the single edits that came closest."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .operators import DEFAULT_PRIORS, OPERATORS, Mutation
+from .source import Source, apply_edits, overlapping
+
+# A line that is not suspicious itself but belongs to a suspicious statement counts this much.
+STATEMENT_SHARE = 0.9
+# Two edits at once are less likely than one: their product is scaled by this.
+COMBINATION_FACTOR = 0.5
+# A line named by a traceback when coverage could not be measured.
+TRACEBACK_WEIGHT = 0.5
+UNMEASURED_SCORE = 0.3
+# Files above this size are not re-parsed per candidate to check the syntax (the zygote will).
+PARSE_CHECK_LIMIT = 60_000
+
+
+@dataclass
+class Candidate:
+    id: int
+    path: str
+    mutations: tuple[Mutation, ...]
+    text: str  # the whole new content of `path`
+    score: float
+
+    @property
+    def operator(self) -> str:
+        return "+".join(m.operator for m in self.mutations)
+
+    @property
+    def description(self) -> str:
+        return "; ".join(f"line {m.line}: {m.description}" for m in self.mutations)
+
+    @property
+    def risky(self) -> bool:
+        return any(m.risky for m in self.mutations)
+
+    @property
+    def line(self) -> int:
+        return self.mutations[0].line
+
+    @property
+    def size(self) -> int:
+        """How much the candidate changes: characters replaced plus characters written."""
+        return sum(e.end - e.start + len(e.text) for m in self.mutations for e in m.edits)
+
+
+@dataclass
+class MutationSearch:
+    """Generates ranked candidates. `priors` maps operator name to a prior in (0, 1]; the patterns
+    app can pass learned ones, unknown operators fall back to DEFAULT_PRIORS."""
+
+    priors: dict[str, float] = field(default_factory=dict)
+    operators: dict = field(default_factory=lambda: dict(OPERATORS))
+    _next_id: int = 0
+    _seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def prior(self, operator: str) -> float:
+        return self.priors.get(operator, DEFAULT_PRIORS.get(operator, 0.1))
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _accept(self, path: str, original: str, text: str) -> bool:
+        """Keep a candidate only once per resulting code, never the original, never unparsable."""
+        if text == original or (path, text) in self._seen:
+            return False
+        self._seen.add((path, text))
+        if len(text) <= PARSE_CHECK_LIMIT:
+            try:
+                ast.parse(text)
+            except (SyntaxError, ValueError):
+                return False
+        return True
+
+    def singles(
+        self, files: dict[str, str], suspicious: dict[tuple[str, int], float], limit: int
+    ) -> list[Candidate]:
+        """Single-edit candidates on the suspicious lines, best first, at most `limit`."""
+        found: list[Candidate] = []
+        by_path: dict[str, dict[int, float]] = {}
+        for (path, line), score in suspicious.items():
+            if path in files and score > 0:
+                by_path.setdefault(path, {})[line] = score
+        for path, lines in sorted(by_path.items()):
+            source = Source(path, files[path])
+            for node, score in self._sites(source, lines):
+                for name, operator in self.operators.items():
+                    weight = score * self.prior(name)
+                    for mutation in operator(source, node):
+                        text = apply_edits(source.text, mutation.edits)
+                        if self._accept(path, source.text, text):
+                            found.append(Candidate(self._new_id(), path, (mutation,), text, weight))
+        found.sort(key=lambda c: -c.score)
+        return found[:limit]
+
+    def _sites(self, source: Source, lines: dict[int, float]) -> Iterable[tuple[ast.AST, float]]:
+        skipped = _annotation_nodes(source.tree)
+        for node in ast.walk(source.tree):
+            if not hasattr(node, "lineno") or id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.ClassDef):
+                continue
+            score = lines.get(node.lineno, 0.0)
+            statement = source.statement_of(node)
+            if not score and statement is not None and statement is not node:
+                score = STATEMENT_SHARE * lines.get(statement.lineno, 0.0)
+            if score > 0:
+                yield node, score
+
+    def combinations(
+        self,
+        files: dict[str, str],
+        tried: list[Candidate],
+        progress: dict[int, int],
+        limit: int,
+    ) -> list[Candidate]:
+        """Two-edit candidates, for when no single edit passes.
+
+        The pairs come from single edits that made some failing tests pass before failing
+        (`progress`: candidate id -> failing tests fixed), then from the best-ranked singles, and
+        edits by the same operator in two places (the same mistake made twice).
+        """
+        partial = sorted(
+            (c for c in tried if progress.get(c.id, 0) > 0),
+            key=lambda c: (-progress[c.id], -c.score),
+        )[:40]
+        best = sorted(tried, key=lambda c: -c.score)[:30]
+        pool = list({c.id: c for c in partial + best}.values())
+        pairs: list[tuple[float, Candidate, Candidate]] = []
+        for a, b in itertools.combinations(pool, 2):
+            if a.path != b.path:
+                continue
+            edits_a = tuple(e for m in a.mutations for e in m.edits)
+            edits_b = tuple(e for m in b.mutations for e in m.edits)
+            if overlapping(edits_a, edits_b):
+                continue
+            weight = a.score * b.score * COMBINATION_FACTOR
+            weight *= 1 + progress.get(a.id, 0) + progress.get(b.id, 0)
+            if a.operator == b.operator:
+                weight *= 2
+            pairs.append((weight, a, b))
+        same_operator = _same_operator_pairs(tried, {c.id for c in pool})
+        pairs += [(a.score * b.score * COMBINATION_FACTOR, a, b) for a, b in same_operator]
+        pairs.sort(key=lambda p: -p[0])
+        found = []
+        for weight, a, b in pairs:
+            if len(found) >= limit:
+                break
+            edits = tuple(e for m in a.mutations + b.mutations for e in m.edits)
+            text = apply_edits(files[a.path], edits)
+            if self._accept(a.path, files[a.path], text):
+                found.append(
+                    Candidate(self._new_id(), a.path, a.mutations + b.mutations, text, weight)
+                )
+        return found
+
+
+def target_suspiciousness(
+    suspicious: dict[tuple[str, int], float],
+    extra_lines: list[tuple[str, int]],
+    files: dict[str, str],
+) -> dict[tuple[str, int], float]:
+    """Suspiciousness restricted to the files that may change, with the lines named by
+    tracebacks (collection errors, command output) added; when nothing was measured, every
+    statement line of those files, equally."""
+    scores = {line: s for line, s in suspicious.items() if line[0] in files}
+    for line in extra_lines:
+        if line[0] in files:
+            scores[line] = min(1.0, scores.get(line, 0.0) + TRACEBACK_WEIGHT)
+    if scores:
+        return scores
+    for path, text in files.items():
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                scores[(path, node.lineno)] = UNMEASURED_SCORE
+    return scores
+
+
+def best_first(plausible: list[Candidate]) -> list[Candidate]:
+    """Order plausible patches: those that delete no behaviour and weaken no condition first,
+    then single edits before pairs, then the most likely (score), then the smallest change."""
+    return sorted(plausible, key=lambda c: (c.risky, len(c.mutations), -c.score, c.size, c.id))
+
+
+def _same_operator_pairs(tried: list[Candidate], excluded: set[int]):
+    """Pairs of edits by the same operator on two different lines: the same mistake twice."""
+    by_operator: dict[tuple[str, str], list[Candidate]] = {}
+    for candidate in tried:
+        if candidate.id in excluded or len(candidate.mutations) != 1:
+            continue
+        by_operator.setdefault((candidate.path, candidate.operator), []).append(candidate)
+    for group in by_operator.values():
+        group = sorted(group, key=lambda c: -c.score)[:8]
+        for a, b in itertools.combinations(group, 2):
+            if a.line != b.line and not overlapping(a.mutations[0].edits, b.mutations[0].edits):
+                yield a, b
+
+
+def _annotation_nodes(tree: ast.Module) -> set[int]:
+    """ids of nodes inside type annotations and decorators: not worth mutating."""
+    roots = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            roots.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            roots.extend(node.decorator_list)
+            if node.returns is not None:
+                roots.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            roots.append(node.annotation)
+        elif isinstance(node, ast.ClassDef):
+            roots.extend(node.decorator_list)
+    return {id(n) for root in roots for n in ast.walk(root)}
