@@ -129,14 +129,15 @@ def list_error_groups(
     category: str = "",
     status: str = "",
     severity: str = "",
-    limit: int = Field(100, ge=1, le=500),
-    offset: int = Field(0, ge=0),
+    limit: int = 100,
+    offset: int = 0,
 ):
     if project:
         get_project_for(request.user, project)  # 404 for a project the user cannot see
     groups = errors.groups_for(
         request.user, project=project, category=category, status=status, severity=severity
     )
+    offset, limit = max(offset, 0), min(max(limit, 1), 500)
     return groups[offset : offset + limit]
 
 
@@ -346,12 +347,11 @@ class DeploymentOut(Schema):
 
 
 @router.get("/deployments", response=list[DeploymentOut])
-def list_deployments(
-    request: HttpRequest, project: str = "", limit: int = Field(100, ge=1, le=500)
-):
+def list_deployments(request: HttpRequest, project: str = "", limit: int = 100):
     queryset = Deployment.objects.filter(project__in=projects_for(request.user))
     if project:
         queryset = queryset.filter(project=get_project_for(request.user, project))
+    limit = min(max(limit, 1), 500)
     return queryset.select_related("project").prefetch_related("error_groups")[:limit]
 
 
@@ -410,13 +410,13 @@ class ChannelOut(Schema):
 
 
 @router.get("/alerts", response=list[AlertOut])
-def list_alerts(request: HttpRequest, status: str = "", limit: int = Field(100, ge=1, le=500)):
+def list_alerts(request: HttpRequest, status: str = "", limit: int = 100):
     queryset = Alert.objects.filter(project__in=projects_for(request.user)).select_related(
         "project"
     )
     if status:
         queryset = queryset.filter(status=status)
-    return queryset[:limit]
+    return queryset[: min(max(limit, 1), 500)]
 
 
 @router.post("/alerts/channels", response={201: ChannelOut})
