@@ -86,7 +86,7 @@ class SandboxLimits:
     file_size_mb: int = 64
     wall_seconds: float = 120.0
     output_bytes: int = 256 * 1024
-    tmpfs_mb: int = 256
+    tmpfs_mb: int = 256  # each of /tmp and /dev/shm
     result_bytes: int = 8 * MiB  # a result file (JUnit XML) larger than this is ignored
 
 
@@ -298,7 +298,8 @@ def _bwrap_argv(
     args += ["--dev", "/dev"]
     if level == "bwrap":
         args += ["--proc", "/proc"]
-    args += ["--size", str(limits.tmpfs_mb * MiB), "--perms", "1777", "--tmpfs", "/tmp"]
+    for scratch in ("/tmp", "/dev/shm"):  # /dev/shm: multiprocessing's semaphores live there
+        args += ["--size", str(limits.tmpfs_mb * MiB), "--perms", "1777", "--tmpfs", scratch]
     args += ["--perms", "0755", "--dir", "/sandbox", "--bind", str(project), PROJECT_MOUNT]
     args += ["--remount-ro", "/", "--chdir", PROJECT_MOUNT, "--hostname", "sandbox", "--"]
     # Limits are set inside: a preexec_fn would make Popen fork the whole service (slow).

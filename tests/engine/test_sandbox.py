@@ -84,7 +84,21 @@ CALCULATOR = {
 
 
 def test_passing_project_reports_every_test_as_passed():
-    result = run_tests_in_sandbox(CALCULATOR, "python -m pytest -q")
+    files = {**CALCULATOR, "tests/test_io.py": textwrap.dedent(
+        """\
+        import multiprocessing
+
+        def square(x):
+            return x * x
+
+        def test_tmp_path_and_a_process_pool(tmp_path):
+            (tmp_path / "out.txt").write_text("ok")
+            with multiprocessing.Pool(2) as pool:
+                assert pool.map(square, [1, 2, 3]) == [1, 4, 9]
+        """
+    )}  # fmt: skip
+
+    result = run_tests_in_sandbox(files, "python -m pytest -q")
 
     assert result.passed, result.stdout + result.stderr
     assert result.isolation == STRONGEST.level
@@ -92,8 +106,9 @@ def test_passing_project_reports_every_test_as_passed():
     assert {(t.name, t.outcome) for t in result.tests} == {
         ("tests/test_calc.py::test_add", "passed"),
         ("tests/test_calc.py::TestNegative::test_add_negative", "passed"),
+        ("tests/test_io.py::test_tmp_path_and_a_process_pool", "passed"),
     }
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_failing_project_reports_which_test_failed_and_why():
