@@ -748,17 +748,15 @@ _SENTRY_SYNTAX_RE = re.compile(r"\((?P<file>[^(),]+), line (?P<line>\d+)\)$")
 
 
 def _text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
-    if isinstance(value, str):
+    if type(value) is str:  # the common case first: this runs for every field of every frame
         return value[:limit]
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return ""
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
+    if type(value) is int:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
@@ -766,9 +764,9 @@ def _int(value: Any) -> int | None:
 
 
 def _text_list(value: Any, limit: int = MAX_CONTEXT_LINES) -> list[str]:
-    if not isinstance(value, list):
+    if type(value) is not list:
         return []
-    return [_text(item, 1000) for item in value[-limit:] if isinstance(item, str)]
+    return [item[:1000] for item in value[-limit:] if type(item) is str]
 
 
 def _sentry_frames(stacktrace: Any) -> list[Frame]:
@@ -776,21 +774,23 @@ def _sentry_frames(stacktrace: Any) -> list[Frame]:
         return []
     frames = []
     for raw in stacktrace["frames"][-MAX_FRAMES:]:
-        if not isinstance(raw, dict):
+        if type(raw) is not dict:
             continue
-        filename = _text(raw.get("filename"), 1000) or _text(raw.get("abs_path"), 1000)
-        abs_path = _text(raw.get("abs_path"), 1000) or filename
-        in_app = raw.get("in_app")
+        get = raw.get
+        filename = _text(get("filename"), 1000) or _text(get("abs_path"), 1000)
+        in_app = get("in_app")
+        if type(in_app) is not bool:
+            in_app = not is_library_path(_text(get("abs_path"), 1000) or filename)
         frames.append(
             Frame(
                 filename=filename,
-                lineno=_int(raw.get("lineno")),
-                function=_text(raw.get("function"), 500) or "?",
-                module=_text(raw.get("module"), 500) or module_from_path(filename),
-                context_line=_text(raw.get("context_line"), 1000).strip(),
-                pre_context=_text_list(raw.get("pre_context")),
-                post_context=_text_list(raw.get("post_context")),
-                in_app=in_app if isinstance(in_app, bool) else not is_library_path(abs_path),
+                lineno=_int(get("lineno")),
+                function=_text(get("function"), 500) or "?",
+                module=_text(get("module"), 500) or module_from_path(filename),
+                context_line=_text(get("context_line"), 1000).strip(),
+                pre_context=_text_list(get("pre_context")),
+                post_context=_text_list(get("post_context")),
+                in_app=in_app,
             )
         )
     return frames
