@@ -19,7 +19,7 @@ from selfheal.engine.sandbox import (  # noqa: E402
     run_tests_in_sandbox,
 )
 
-RUNS = 7
+RUNS = 5
 PROJECT = {"calc.py": "def add(a, b):\n    return a + b\n"}
 for module in range(4):
     PROJECT[f"tests/test_calc_{module}.py"] = "from calc import add\n" + "".join(
