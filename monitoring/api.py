@@ -185,16 +185,12 @@ def upload_junit(
 @router.get("/errors/{group_id}", response=GroupDetailOut)
 def get_error_group(request: HttpRequest, group_id: int):
     group = _group(request, group_id)
-    detail = GroupDetailOut.from_orm(group).dict()
     event = errors.latest_event(group)
     if event is not None:
-        report = report_from_payload(event.payload)
-        detail.update(
-            latest_event_id=event.event_id.hex,
-            latest_event_at=event.timestamp,
-            frames=[vars(frame) for frame in report.frames],
-        )
-    return detail
+        group.latest_event_id = event.event_id.hex
+        group.latest_event_at = event.timestamp
+        group.frames = report_from_payload(event.payload).frames
+    return group
 
 
 @router.post("/errors/{group_id}/status", response=GroupOut)

@@ -21,14 +21,13 @@ def bar_chart(
     bar_width = max(slot - 2, 1)
     bars = format_html_join(
         "",
-        '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" class="bar">'
-        "<title>{}: {}</title></rect>",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="bar"><title>{}: {}</title></rect>',
         (
             (
-                i * slot,
-                height - (count / peak) * (height - 12),
-                bar_width,
-                (count / peak) * (height - 12),
+                f"{i * slot:.1f}",
+                f"{height - (count / peak) * (height - 12):.1f}",
+                f"{bar_width:.1f}",
+                f"{(count / peak) * (height - 12):.1f}",
                 start.strftime(label_format),
                 count,
             )
