@@ -43,8 +43,10 @@ class ProposalForm(forms.Form):
             "invalid_choice": "Unknown project, or one you may not propose changes to.",
         },
     )
-    title = forms.CharField(max_length=300)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    title = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"size": 60}))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "style": "width:100%"}), required=False
+    )
 
     def __init__(self, *args, user: AbstractBaseUser, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,10 +59,16 @@ class ProposalForm(forms.Form):
 class ChangeForm(forms.Form):
     """One file: its path, what to do with it, and the new content pasted or uploaded."""
 
-    path = forms.CharField(max_length=500, required=False)
+    path = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "src/module.py"}),
+    )
     action = forms.ChoiceField(choices=ChangeAction.choices, initial=ChangeAction.MODIFY)
     content = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        widget=forms.Textarea(
+            attrs={"rows": 12, "spellcheck": "false", "style": "width:100%;font-family:monospace"}
+        ),
         required=False,
         strip=False,
     )
