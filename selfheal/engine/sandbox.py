@@ -4,8 +4,9 @@
 this machine allows, detected once and recorded on every result:
 
 - "bwrap": bubblewrap with its own network (loopback only: PostgreSQL and Redis are unreachable),
-  PID, IPC and mount namespaces. Only /usr, the interpreter's installation, a size-capped /tmp and the
-  project (read-write, at /sandbox/project) are visible; no host /proc, /etc, /root or /var/run.
+  PID, IPC and mount namespaces. Only /usr, the interpreter's installation (read-only), size-capped
+  /tmp and /dev/shm, and the project (read-write, at /sandbox/project) are visible: no host /proc,
+  /etc, /root or /var/run.
 - "bwrap-noproc": the same without a /proc (some containers refuse to mount one).
 - "landlock": no namespaces; Landlock limits reads, writes and TCP. Weaker: see `landlock.py`.
 - "unsafe-rlimits": resource limits only. The runner refuses it unless `allow_unsafe`.
@@ -15,6 +16,8 @@ environment, readable at /proc/1/environ), rlimits cap CPU, memory, open files, 
 processes, output goes to capped files, and a wall-clock timeout kills the whole process tree.
 When the service runs as root the command runs as a fresh unprivileged uid, because RLIMIT_NPROC
 does not bind uid 0 and a fork bomb would otherwise be limited by nothing.
+
+Set SELFHEAL_SANDBOX_ISOLATION (or pass `max_level`) to start the fallback chain lower down.
 """
 
 from __future__ import annotations
