@@ -355,6 +355,7 @@ def parse_python_traceback(
 _BANNER_RE = re.compile(r"^={3,}(?: (?P<title>.*?) )?={3,}$")
 _SECTION_RE = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
 _ENTRY_SEPARATOR_RE = re.compile(r"^(?:_ )+_\s*$")
+_CAPTURED_RE = re.compile(r"^-{3,} Captured .* -{3,}$")  # the test's own output follows
 _LOCATION_RE = re.compile(
     r"^(?P<file><[^>]+>|[^\s:<][^\s:]*):(?P<line>\d+)(?::(?: (?P<rest>.*))?)?$"
 )
@@ -406,6 +407,9 @@ def _long_frame(paths: _Paths, location: re.Match, buffer: list[str]) -> Frame:
 
 def _parse_longrepr(lines: list[str], paths: _Paths) -> ErrorReport | None:
     """One failing test's report as pytest prints it (and as JUnit XML stores it)."""
+    captured = next((i for i, line in enumerate(lines) if _CAPTURED_RE.match(line)), None)
+    if captured is not None:
+        lines = lines[:captured]
     if any(_TB_HEADER_RE.match(line) or _GROUP_HEADER_RE.match(line) for line in lines):
         return _parse_python(lines, paths, source="pytest")  # --tb=native
     chain = [index for index, line in enumerate(lines) if _CHAIN_RE.match(line)]
