@@ -1,0 +1,186 @@
+"""Matching: an incoming failure against the active patterns (exact signature first, then a
+similar message in the same category), and the `template` fix strategy built on it."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from django.db import connection
+from django.db.models import BooleanField, F
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from selfheal.engine.fixers.base import Candidate, FixContext
+from selfheal.engine.patch import Patch
+from selfheal.engine.templates import (
+    Failure,
+    Signature,
+    TemplateDoesNotApply,
+    TemplateError,
+    apply_template,
+    failure_from,
+    signature_of,
+    template_from_spec,
+)
+from selfheal.models import Project
+
+from ..models import Pattern, PatternStatus
+from .learning import quarantine
+
+logger = logging.getLogger(__name__)
+
+MIN_SIMILARITY = 0.5  # of the normalised messages, for a match that is not exact
+SIMILAR_LIMIT = 5
+PYTHON_FALLBACK_LIMIT = 500  # active patterns of the category compared in Python (no pg_trgm)
+
+
+@dataclass(frozen=True)
+class PatternMatch:
+    pattern: Pattern
+    similarity: float  # 1.0 for the exact signature
+    exact: bool
+
+
+def find_patterns(signature: Signature, limit: int = SIMILAR_LIMIT) -> list[PatternMatch]:
+    """Active patterns for a failure, best first: its exact signature, then the most similar
+    normalised messages of the same category (pg_trgm on PostgreSQL, difflib elsewhere)."""
+    active = Pattern.objects.filter(status=PatternStatus.ACTIVE)
+    matches = []
+    exact = active.filter(signature=signature.key).first()
+    if exact is not None:
+        matches.append(PatternMatch(exact, 1.0, True))
+    similar = active.filter(category=signature.category)
+    if exact is not None:
+        similar = similar.exclude(pk=exact.pk)
+    if connection.vendor == "postgresql":
+        matches += _similar_postgres(similar, signature.normalised_message, limit)
+    else:
+        matches += _similar_python(similar, signature.normalised_message, limit)
+    return matches[:limit]
+
+
+def _similar_postgres(patterns, message: str, limit: int) -> list[PatternMatch]:
+    # `%` is pg_trgm's similarity operator: it can use the GIN trigram index.
+    table = Pattern._meta.db_table
+    found = (
+        patterns.filter(
+            RawSQL(f'"{table}"."normalised_message" %% %s', (message,), output_field=BooleanField())
+        )
+        .annotate(similarity=RawSQL(f'similarity("{table}"."normalised_message", %s)', (message,)))
+        .filter(similarity__gte=MIN_SIMILARITY)
+        .order_by("-similarity", "-confidence", "pk")[:limit]
+    )
+    return [PatternMatch(p, float(p.similarity), False) for p in found]
+
+
+def _similar_python(patterns, message: str, limit: int) -> list[PatternMatch]:
+    recent = patterns.order_by(F("last_used_at").desc(nulls_last=True), "-confidence")[
+        :PYTHON_FALLBACK_LIMIT
+    ]
+    scored = []
+    for pattern in recent:
+        ratio = difflib.SequenceMatcher(None, message, pattern.normalised_message).ratio()
+        if ratio >= MIN_SIMILARITY:
+            scored.append((ratio, pattern))
+    scored.sort(key=lambda item: (-item[0], -item[1].confidence, item[1].pk))
+    return [PatternMatch(p, r, False) for r, p in scored[:limit]]
+
+
+class TemplateFixer:
+    """The `template` strategy: replay the templates of the active patterns that match the
+    failure. Cheap (no sandbox, no model), so the loop tries it first."""
+
+    name = "template"
+
+    def __init__(self, project: Project, max_candidates: int = 5):
+        self.project = project
+        self.max_candidates = max_candidates
+        self.skipped: list[dict] = []  # templates that did not apply this time, with the reason
+
+    def propose(self, context: FixContext) -> list[Candidate]:
+        self.skipped = []
+        candidates: list[Candidate] = []
+        seen_signatures = set()
+        for report, classification in zip_longest(context.reports, context.classifications):
+            if report is None:
+                continue
+            failure = failure_from(report, classification, context.files)
+            signature = signature_of(failure)
+            if signature.key in seen_signatures:
+                continue
+            seen_signatures.add(signature.key)
+            for match in find_patterns(signature):
+                candidates += self._candidates(match, failure, context, classification)
+        candidates = _unique(candidates)
+        for candidate in candidates:
+            candidate.metadata["skipped"] = list(self.skipped)
+        used = {c.metadata["pattern_id"] for c in candidates}
+        if used:
+            Pattern.objects.filter(pk__in=used).update(last_used_at=timezone.now())
+        return candidates[: self.max_candidates]
+
+    def _candidates(
+        self, match: PatternMatch, failure: Failure, context: FixContext, classification
+    ) -> list[Candidate]:
+        pattern = match.pattern
+        found = []
+        for row in pattern.templates.order_by("-confidence", "variant"):
+            try:
+                template = template_from_spec(row.spec)
+                applications = apply_template(template, context.files, failure)
+            except TemplateError as exc:
+                quarantine(pattern.pk, f"template {row.variant} is malformed: {exc}")
+                self._skip(pattern.pk, row.pk, f"pattern quarantined: {exc}")
+                return []
+            except TemplateDoesNotApply as exc:
+                self._skip(pattern.pk, row.pk, str(exc))
+                continue
+            for application in applications:
+                how = (
+                    "exact signature"
+                    if match.exact
+                    else f"similar failure ({match.similarity:.0%})"
+                )
+                found.append(
+                    Candidate(
+                        strategy="template",
+                        patch=Patch([application.edit(context.files)]),
+                        explanation=(
+                            f"Learned pattern #{pattern.pk} ({how}), template {row.variant}: "
+                            f"{application.explanation}"
+                        ),
+                        confidence=pattern.confidence,
+                        rule=f"pattern:{pattern.pk}/template:{row.pk}",
+                        root_cause=pattern.root_cause
+                        or (classification.root_cause if classification else ""),
+                        metadata={
+                            "pattern_id": pattern.pk,
+                            "template_id": row.pk,
+                            "variant": row.variant,
+                            "match": "exact" if match.exact else "similar",
+                            "similarity": round(match.similarity, 3),
+                            "bindings": {k: str(v) for k, v in application.bindings.items()},
+                        },
+                    )
+                )
+        return found
+
+    def _skip(self, pattern_id: int, template_id: int, reason: str) -> None:
+        logger.info("Template %s of pattern #%s skipped: %s", template_id, pattern_id, reason)
+        self.skipped.append(
+            {"pattern_id": pattern_id, "template_id": template_id, "reason": reason}
+        )
+
+
+def _unique(candidates: list[Candidate]) -> list[Candidate]:
+    seen = set()
+    kept = []
+    for candidate in candidates:
+        key = tuple((e.path, e.content) for e in candidate.patch.edits)
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
