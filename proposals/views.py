@@ -97,6 +97,16 @@ def _progress_context(proposal: Proposal, since: int | None) -> dict:
 
 
 def _detail_context(request: HttpRequest, proposal: Proposal, since: int | None = None) -> dict:
+    can_review = _can_review(request, proposal)
+    context = {
+        "nav": "proposals",
+        "proposal": proposal,
+        "can_review": can_review,
+        "can_deploy": can_review and proposal.can_transition_to(ProposalStatus.SANDBOX_DEPLOYED),
+        **_progress_context(proposal, since),
+    }
+    if context["polling"] and request.htmx:
+        return context  # a poll while the task works swaps in only the progress, status, buttons
     current = project_files.current_files(proposal.project)
     changes = []
     for change in proposal.changes.all():
@@ -107,17 +117,12 @@ def _detail_context(request: HttpRequest, proposal: Proposal, since: int | None 
         {"attempt": a, "diff_lines": diff_lines(a.diff)}
         for a in proposal.attempts.select_related("test_run").order_by("number")
     ]
-    can_review = _can_review(request, proposal)
     return {
-        "nav": "proposals",
-        "proposal": proposal,
+        **context,
         "changes": changes,
         "latest_run": proposal.test_runs.first(),
         "attempts": attempts,
-        "can_review": can_review,
-        "can_deploy": can_review and proposal.can_transition_to(ProposalStatus.SANDBOX_DEPLOYED),
         "reviews": proposal.reviews.select_related("reviewer").order_by("-created_at"),
-        **_progress_context(proposal, since),
     }
 
 
