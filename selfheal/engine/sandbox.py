@@ -341,6 +341,9 @@ def _scrubbed_env(interpreter: str, tmp: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
         "PYTHONUNBUFFERED": "1",  # what a killed run printed is kept
+        # The interpreter is the service's: its own pytest plugins (django, playwright) are not the
+        # project's and cost a second per run. A project that needs one names it: `-p plugin`.
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
 
 
