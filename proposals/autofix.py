@@ -67,14 +67,14 @@ class Analysis:
     summary: dict = field(default_factory=dict)
 
 
-def analyse(run: TestRun) -> Analysis:
+def analyse(run: TestRun, files: dict[str, str]) -> Analysis:
     """Failing tests → parsed error reports → categories and root causes."""
     tests = [
         TestCaseResult(name=r["name"], outcome=r["outcome"], message=r.get("message", ""),
                        details=r.get("details", ""), file=r.get("file", ""), line=r.get("line"))
         for r in run.results
     ]  # fmt: skip
-    reports = reports_from_test_results(tests)
+    reports = reports_from_test_results(tests, project_files=files)
     if not reports and not run.passed:
         reports = parse_pytest_output(run.output)
     classifications = [classify(report) for report in reports]
@@ -248,7 +248,7 @@ def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:
         label = f"Attempt {i}/{max_attempts}"
         services.set_stage(proposal.pk, f"{label} — analysing the failure")
         started = time.monotonic()
-        analysis = analyse(run)
+        analysis = analyse(run, files)
         attempt = FixAttempt.objects.create(
             proposal=proposal, number=first_number + i - 1, analysis=analysis.summary
         )
