@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Router, Schema, Status
 from ninja.errors import HttpError
 
+from dashboard.api import router as dashboard_router
 from monitoring.api import router as monitoring_router
 from patterns.api import router as patterns_router
 from proposals.api import router as proposals_router
@@ -89,3 +90,4 @@ api.add_router("/", core_router)
 api.add_router("/", proposals_router)
 api.add_router("/", monitoring_router)
 api.add_router("/", patterns_router)
+api.add_router("/", dashboard_router)

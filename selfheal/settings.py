@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "monitoring",
     "patterns",
     "proposals",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -17,4 +17,5 @@ urlpatterns = [
     path("proposals/", include("proposals.urls")),
     path("", include("monitoring.urls")),
     path("", include("patterns.urls")),
+    path("", include("dashboard.urls")),
 ]

@@ -1,0 +1,1 @@
+"""Alert causes that come from healing (registered with monitoring's alert rules)."""
