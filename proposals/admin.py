@@ -49,11 +49,7 @@ def diff_html(diff: str) -> str:
     return format_html('<pre style="{}">{}</pre>', PRE_STYLE, lines)
 
 
-def badge(value: str) -> str:
-    return format_html('<code style="font-weight:600">{}</code>', value or "—")
-
-
-class ReadOnlyInline(admin.StackedInline):
+class ReadOnlyInlineMixin:
     extra = 0
     can_delete = False
     show_change_link = False
@@ -63,6 +59,10 @@ class ReadOnlyInline(admin.StackedInline):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyInline(ReadOnlyInlineMixin, admin.StackedInline):
+    pass
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -114,7 +114,7 @@ class ProposalChangeInline(ReadOnlyInline):
         return diff_html(change_diff(obj.path, current, after))
 
 
-class TestRunInline(ReadOnlyInline):
+class TestRunInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = TestRun
     fields = ["created_at", "passed", "tests_passed", "tests_failed", "tests_errored",
               "timed_out", "exit_code", "isolation", "duration", "failed_tests"]  # fmt: skip
@@ -128,8 +128,12 @@ class TestRunInline(ReadOnlyInline):
 class FixAttemptInline(ReadOnlyInline):
     model = FixAttempt
     fields = ["number", "strategy", "rule", "outcome", "confidence", "security_verdict",
-              "security_reasons", "root_cause", "explanation", "diff_block", "duration"]  # fmt: skip
+              "security_review", "root_cause", "explanation", "diff_block", "duration"]  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="Security reasons")
+    def security_review(self, obj: FixAttempt) -> str:
+        return format_html_join("", "<div>{}</div>", ((r,) for r in obj.security_reasons)) or "—"
 
     @admin.display(description="Root cause")
     def root_cause(self, obj: FixAttempt) -> str:
