@@ -122,7 +122,7 @@ def submit_error(project: Project, submission: ErrorSubmission) -> uuid.UUID:
         raise InvalidError("An error needs a type, a message, a stacktrace or frames.")
     event = _event_data(submission, report, timezone.now())
     with transaction.atomic():
-        store_events(project, [event], EventSource.JSON)
+        store_events(project.pk, [event], EventSource.JSON)
     return event.event_id
 
 
@@ -151,7 +151,7 @@ def submit_junit(
         )
         events.append(_event_data(submission, report, now))
     with transaction.atomic():
-        store_events(project, events, EventSource.JUNIT)
+        store_events(project.pk, events, EventSource.JUNIT)
     return [event.event_id for event in events]
 
 

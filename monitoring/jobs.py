@@ -192,7 +192,7 @@ def parse_rid(raw: str | None) -> uuid.UUID | None:
 CHECKIN_KINDS = {"in_progress": PingKind.START, "ok": PingKind.SUCCESS, "error": PingKind.FAIL}
 
 
-def record_checkin(project: Project, checkin: CheckIn, now: datetime | None = None) -> JobRun:
+def record_checkin(project_id: int, checkin: CheckIn, now: datetime | None = None) -> JobRun:
     """A Sentry Crons check-in is a ping of the job whose slug is the monitor slug."""
     defaults = {"name": checkin.monitor_slug}
     max_runtime = checkin.monitor_config.get("max_runtime")
@@ -203,7 +203,7 @@ def record_checkin(project: Project, checkin: CheckIn, now: datetime | None = No
     ):
         defaults["stuck_after"] = timedelta(minutes=max_runtime)
     job, _ = Job.objects.get_or_create(
-        project=project, slug=slugify(checkin.monitor_slug)[:100] or "job", defaults=defaults
+        project_id=project_id, slug=slugify(checkin.monitor_slug)[:100] or "job", defaults=defaults
     )
     return record_ping(
         job, CHECKIN_KINDS[checkin.status], rid=checkin.check_in_id, via="sentry",

@@ -30,7 +30,7 @@ def errors_at(project, times, function="checkout", exc_type="ValueError"):
         }  # fmt: skip
         events.append(EventData(event_id, when, "error", "", "production", payload))
     with transaction.atomic():
-        store_events(project, events, "sentry")
+        store_events(project.pk, events, "sentry")
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def store(project, payload, when=None, release="", environment="", event_id=None
     payload = {**payload, "event_id": event_id.hex}
     data = EventData(event_id, when, payload.get("level", "error"), release, environment, payload)
     with transaction.atomic():
-        store_events(project, [data], "sentry")
+        store_events(project.pk, [data], "sentry")
     return event_id
 
 

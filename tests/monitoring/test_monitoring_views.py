@@ -105,3 +105,18 @@ def test_jobs_and_deployments_pages(member, project):
     deployments.create_deployment(project, "4.2.0", commit="cafebabe")
     page = member.get("/deployments/").content.decode()
     assert "4.2.0" in page and "Watching" in page
+
+
+def test_admin_pages_for_every_monitoring_model(client, project, group):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    client.force_login(admin)
+    job = jobs.create_job(project, "Nightly")
+    jobs.record_ping(job, PingKind.FAIL)
+    deployments.create_deployment(project, "1.0")
+    for model in ("errorgroup", "errorevent", "job", "jobrun", "jobping", "healingaction",
+                  "deployment", "alert", "alertchannel"):  # fmt: skip
+        assert client.get(f"/admin/monitoring/{model}/").status_code == 200, model
+    assert client.get(f"/admin/monitoring/errorgroup/{group.pk}/change/").status_code == 200
+    assert client.get(f"/admin/monitoring/job/{job.pk}/change/").status_code == 200
