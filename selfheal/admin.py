@@ -4,6 +4,7 @@ An API key's hash is never shown nor settable here: a key is created through the
 raw value is shown once, in a message, right after it is created."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -29,6 +30,7 @@ class ProjectAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["public_key", "created_at"]
     inlines = [MembershipInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "slug", "description"]}),
         ("Healing", {"fields": HEALING_FIELDS}),
