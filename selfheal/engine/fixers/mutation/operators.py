@@ -72,6 +72,7 @@ BUILTIN_SWAPS = {
 }
 
 STRING_METHODS = ("lower", "upper", "swapcase", "strip")
+PUNCTUATION = "()[]{}<> ,.;:-_"
 WRAPPERS_NUMBER = ("abs",)
 WRAPPERS_SEQUENCE = ("len", "set", "sorted", "list")
 COMPARE_WRAPPERS = ("set", "sorted", "len", "abs", "str")
@@ -306,7 +307,8 @@ def constant(source: Source, node: ast.AST) -> Iterator[Mutation]:
 
 def string(source: Source, node: ast.AST) -> Iterator[Mutation]:
     """String constant replacement: by the empty string, by another string constant of the
-    same function, reversed, without its first or last character, or in another case."""
+    same function, reversed, without its first or last character, or in another case; a single
+    bracket or punctuation character by another (`'('` to `'['`, `','` to `' '`)."""
     if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
         return
     if _is_docstring(source, node) or source.inside_fstring(node):
@@ -323,6 +325,8 @@ def string(source: Source, node: ast.AST) -> Iterator[Mutation]:
         options += [value[::-1], value[:-1], value[1:]]
     if len(value) <= 40:
         options += [value.upper(), value.lower(), value.capitalize(), value.strip()]
+    if len(value) == 1 and value in PUNCTUATION:
+        options += list(PUNCTUATION)
     for new in dict.fromkeys(options):
         if new != value:
             yield _mutation(source, "string", node, _quote_like(original, new))
@@ -388,7 +392,8 @@ def _name_order(name: str, candidates: list[str], statement_text: str) -> list[s
 
 def variable(source: Source, node: ast.AST) -> Iterator[Mutation]:
     """Variable replacement: a name read (or assigned) replaced by another name in scope of a
-    compatible kind: a function by a function, a number by a number when that can be told."""
+    compatible kind: a function by a function, a number by a number when that can be told; a
+    number also by the length of a sequence in scope (`total / n` to `total / len(xs)`)."""
     if not isinstance(node, ast.Name):
         return
     scope = source.scope_at(node)
@@ -419,6 +424,11 @@ def variable(source: Source, node: ast.AST) -> Iterator[Mutation]:
         return
     for name in _name_order(node.id, candidates, statement_text):
         yield _mutation(source, "variable", node, name)
+    if isinstance(node.ctx, ast.Load) and not _is_called(source, node):
+        if scope.values.get(node.id) in ("num", None):
+            sized = [n for n, k in scope.values.items() if k in ("seq", "str") and n != node.id]
+            for name in sized[:MAX_NAMES]:
+                yield _mutation(source, "variable", node, f"len({name})")
 
 
 def swap(source: Source, node: ast.AST) -> Iterator[Mutation]:
@@ -579,7 +589,7 @@ def _assigned(function: ast.AST) -> set[str]:
 
 
 def _guard_values(function: ast.AST) -> list[str]:
-    values = ["None"]
+    values = ["None", "0"]
     for node in ast.walk(function):
         if isinstance(node, ast.Return) and node.value is not None:
             if isinstance(node.value, ast.Constant | ast.Name | ast.List | ast.Tuple):
@@ -591,7 +601,7 @@ def _guard_values(function: ast.AST) -> list[str]:
 def guard(source: Source, node: ast.AST) -> Iterator[Mutation]:
     """Guard insertion: `if <cond>: return <value>` before a statement (or `continue` in a
     loop), where cond is `not <parameter>` or a condition the function already tests, and value
-    one the function already returns (or None, or a parameter)."""
+    one the function already returns (or None, 0, or a parameter)."""
     if not isinstance(node, ast.stmt) or isinstance(node, ast.FunctionDef | ast.ClassDef):
         return
     function = source.function_of(node)

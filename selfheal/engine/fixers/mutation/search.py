@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .operators import DEFAULT_PRIORS, OPERATORS, Mutation
-from .source import Source, apply_edits, overlapping
+from .source import Edit, Source, apply_edits, overlapping
 
 # A line that is not suspicious itself but belongs to a suspicious statement counts this much.
 STATEMENT_SHARE = 0.9
@@ -19,8 +19,6 @@ COMBINATION_FACTOR = 0.5
 # A line named by a traceback when coverage could not be measured.
 TRACEBACK_WEIGHT = 0.5
 UNMEASURED_SCORE = 0.3
-# Files above this size are not re-parsed per candidate to check the syntax (the zygote will).
-PARSE_CHECK_LIMIT = 60_000
 
 
 @dataclass
@@ -70,16 +68,24 @@ class MutationSearch:
         self._next_id += 1
         return self._next_id
 
-    def _accept(self, path: str, original: str, text: str) -> bool:
-        """Keep a candidate only once per resulting code, never the original, never unparsable."""
-        if text == original or (path, text) in self._seen:
+    def _accept(self, source: Source, edits: tuple[Edit, ...], text: str) -> bool:
+        """Keep a candidate only once per resulting code, never the original, never unparsable.
+        Only the top-level statement holding the edits is parsed again: files can be long."""
+        if text == source.text or (source.path, text) in self._seen:
             return False
-        self._seen.add((path, text))
-        if len(text) <= PARSE_CHECK_LIMIT:
-            try:
-                ast.parse(text)
-            except (SyntaxError, ValueError):
-                return False
+        self._seen.add((source.path, text))
+        start, end = min(e.start for e in edits), max(e.end for e in edits)
+        for first, last in source.top_level_spans():
+            if first <= start and end <= last:
+                shifted = [Edit(e.start - first, e.end - first, e.text) for e in edits]
+                snippet = apply_edits(source.text[first:last], shifted)
+                break
+        else:
+            snippet = text
+        try:
+            ast.parse(snippet)
+        except (SyntaxError, ValueError):
+            return False
         return True
 
     def singles(
@@ -98,7 +104,7 @@ class MutationSearch:
                     weight = score * self.prior(name)
                     for mutation in operator(source, node):
                         text = apply_edits(source.text, mutation.edits)
-                        if self._accept(path, source.text, text):
+                        if self._accept(source, mutation.edits, text):
                             found.append(Candidate(self._new_id(), path, (mutation,), text, weight))
         found.sort(key=lambda c: -c.score)
         return found[:limit]
@@ -117,6 +123,31 @@ class MutationSearch:
             if score > 0:
                 yield node, score
 
+    def progress_pairs(
+        self,
+        files: dict[str, str],
+        tried: list[Candidate],
+        progress: dict[int, int],
+        limit: int,
+    ) -> list[Candidate]:
+        """Pairs of single edits that each made some failing tests pass before failing
+        (`progress`: candidate id -> failing tests passed), or one of them with a top-ranked
+        single edit: two half-fixes often make a whole one."""
+        singles = [c for c in tried if len(c.mutations) == 1]
+        partial = sorted(
+            (c for c in singles if progress.get(c.id, 0) > 0),
+            key=lambda c: (-progress[c.id], -c.score, c.id),
+        )[:20]
+        best = sorted(singles, key=lambda c: (-c.score, c.id))[:10]
+        pool = list({c.id: c for c in partial + best}.values())
+        partial_ids = {c.id for c in partial}
+        pairs = [
+            (self._pair_weight(a, b, progress), a, b)
+            for a, b in itertools.combinations(pool, 2)
+            if a.id in partial_ids or b.id in partial_ids
+        ]
+        return self._build_pairs(files, pairs, limit)
+
     def combinations(
         self,
         files: dict[str, str],
@@ -124,41 +155,49 @@ class MutationSearch:
         progress: dict[int, int],
         limit: int,
     ) -> list[Candidate]:
-        """Two-edit candidates, for when no single edit passes.
-
-        The pairs come from single edits that made some failing tests pass before failing
-        (`progress`: candidate id -> failing tests fixed), then from the best-ranked singles, and
-        edits by the same operator in two places (the same mistake made twice).
-        """
+        """Two-edit candidates, for when no single edit passes: pairs among the edits that made
+        progress and the best-ranked ones, and edits by the same operator in two places (the
+        same mistake made twice)."""
+        singles = [c for c in tried if len(c.mutations) == 1]
         partial = sorted(
-            (c for c in tried if progress.get(c.id, 0) > 0),
-            key=lambda c: (-progress[c.id], -c.score),
+            (c for c in singles if progress.get(c.id, 0) > 0),
+            key=lambda c: (-progress[c.id], -c.score, c.id),
         )[:40]
-        best = sorted(tried, key=lambda c: -c.score)[:30]
+        best = sorted(singles, key=lambda c: (-c.score, c.id))[:30]
         pool = list({c.id: c for c in partial + best}.values())
-        pairs: list[tuple[float, Candidate, Candidate]] = []
-        for a, b in itertools.combinations(pool, 2):
-            if a.path != b.path:
-                continue
-            edits_a = tuple(e for m in a.mutations for e in m.edits)
-            edits_b = tuple(e for m in b.mutations for e in m.edits)
-            if overlapping(edits_a, edits_b):
-                continue
-            weight = a.score * b.score * COMBINATION_FACTOR
-            weight *= 1 + progress.get(a.id, 0) + progress.get(b.id, 0)
-            if a.operator == b.operator:
-                weight *= 2
-            pairs.append((weight, a, b))
-        same_operator = _same_operator_pairs(tried, {c.id for c in pool})
-        pairs += [(a.score * b.score * COMBINATION_FACTOR, a, b) for a, b in same_operator]
-        pairs.sort(key=lambda p: -p[0])
-        found = []
+        pairs = [
+            (self._pair_weight(a, b, progress), a, b) for a, b in itertools.combinations(pool, 2)
+        ]
+        same_operator = _same_operator_pairs(singles, {c.id for c in pool})
+        pairs += [(self._pair_weight(a, b, progress), a, b) for a, b in same_operator]
+        return self._build_pairs(files, pairs, limit)
+
+    @staticmethod
+    def _pair_weight(a: Candidate, b: Candidate, progress: dict[int, int]) -> float:
+        weight = a.score * b.score * COMBINATION_FACTOR
+        weight *= 1 + progress.get(a.id, 0) + progress.get(b.id, 0)
+        if a.operator == b.operator:
+            weight *= 2
+        return weight
+
+    def _build_pairs(
+        self, files: dict[str, str], pairs: list[tuple[float, Candidate, Candidate]], limit: int
+    ) -> list[Candidate]:
+        pairs.sort(key=lambda p: (-p[0], p[1].id, p[2].id))
+        found: list[Candidate] = []
+        sources: dict[str, Source] = {}
         for weight, a, b in pairs:
             if len(found) >= limit:
                 break
+            if a.path != b.path:
+                continue
             edits = tuple(e for m in a.mutations + b.mutations for e in m.edits)
+            if overlapping(a.mutations[0].edits, b.mutations[0].edits):
+                continue
             text = apply_edits(files[a.path], edits)
-            if self._accept(a.path, files[a.path], text):
+            if a.path not in sources:
+                sources[a.path] = Source(a.path, files[a.path])
+            if self._accept(sources[a.path], edits, text):
                 found.append(
                     Candidate(self._new_id(), a.path, a.mutations + b.mutations, text, weight)
                 )

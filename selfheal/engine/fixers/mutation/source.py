@@ -90,6 +90,7 @@ class Source:
                 self.parents[child] = parent
         self.module_scope = module_scope(self.tree)
         self._scopes: dict[ast.AST, Scope] = {}
+        self._top_level: list[tuple[int, int]] | None = None
 
     # positions --------------------------------------------------------------------------------
 
@@ -111,6 +112,17 @@ class Source:
     def segment(self, node: ast.AST) -> str:
         start, end = self.span(node)
         return self.text[start:end]
+
+    def top_level_spans(self) -> list[tuple[int, int]]:
+        """(start, end) offsets of each top-level statement's whole lines, decorators included."""
+        if self._top_level is None:
+            self._top_level = []
+            for node in self.tree.body:
+                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                start = self._line_starts[first - 1]
+                end = self._line_starts[min(node.end_lineno, len(self.lines))]
+                self._top_level.append((start, end))
+        return self._top_level
 
     def line_text(self, lineno: int) -> str:
         return self.lines[lineno - 1] if 0 < lineno <= len(self.lines) else ""
@@ -177,6 +189,11 @@ class Source:
             start, end
         ):
             text = f"({text})"
+        # `if(a)and b` has no spaces to spare: keep words from gluing to their neighbours.
+        if text[:1].isidentifier() and start and _word_char(self.text[start - 1]):
+            text = " " + text
+        if text[-1:].isalnum() and end < len(self.text) and _word_char(self.text[end]):
+            text += " "
         return Edit(start, end, text)
 
     def _parenthesized(self, start: int, end: int) -> bool:
@@ -188,9 +205,31 @@ class Source:
         return not head or not (head[-1].isalnum() or head[-1] in "_)]")
 
 
+def _free_context(old: ast.AST, parent: ast.AST | None) -> bool:
+    """Whether any expression (but a tuple or `:=`) may stand where `old` stands unparenthesized:
+    a call argument, a list item, an index, a statement's whole value, a condition."""
+    if isinstance(parent, ast.Call):
+        return old in parent.args
+    if isinstance(parent, ast.keyword | ast.List | ast.Set | ast.Dict | ast.Expr):
+        return True
+    if isinstance(parent, ast.Subscript):
+        return parent.slice is old
+    if isinstance(parent, ast.Return | ast.Assign | ast.AugAssign | ast.AnnAssign):
+        return getattr(parent, "value", None) is old
+    if isinstance(parent, ast.If | ast.While):
+        return parent.test is old
+    return False
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
 def needs_parentheses(old: ast.AST, new: ast.AST, parent: ast.AST | None) -> bool:
     if isinstance(new, ast.Tuple | ast.NamedExpr):
         return True
+    if _free_context(old, parent) and not isinstance(new, ast.Starred):
+        return False
     new_level, old_level = precedence(new), precedence(old)
     if new_level < old_level:
         return True

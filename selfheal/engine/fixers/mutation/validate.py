@@ -78,7 +78,7 @@ class SearchSettings:
     memory_mb: int = 512  # per child, on top of what the zygote already uses
     test_timeout: float = 10.0  # ceiling of a per-test alarm
     candidate_timeout: float = 30.0  # ceiling for one candidate
-    extra_seconds: float = 1.0  # keep searching this long after the first plausible patch
+    extra_seconds: float = 0.5  # keep searching this long after the first plausible patch
     max_plausible: int = 10
     confirm: int = 3  # fresh pytest runs of the best plausible patches, at most
 
@@ -132,6 +132,8 @@ def job_for(test_command: str, target_paths: list[str], settings: SearchSettings
         "command": test_command,
         "project_files": sorted(target_paths),
         "test_timeout": settings.test_timeout,
+        # The unchanged code may loop forever: its tests get a share of the budget, not more.
+        "coverage_timeout": min(settings.test_timeout, max(0.5, settings.budget_seconds * 0.05)),
         "candidate_timeout": settings.candidate_timeout,
         "memory_mb": settings.memory_mb,
         # The zygote stops starting work here, leaving time to confirm and report.
@@ -231,12 +233,15 @@ def read_records(
             validation_started = float(record.get("t", 0.0))
             singles = search.singles(targets, run.suspicious, settings.max_candidates)
             generated.update((c.id, c) for c in singles)
-        elif kind == "phase" and record.get("name") == "combinations":
+        elif kind == "phase" and record.get("name") in ("progress_pairs", "combinations"):
             tried_ids = set(record.get("tried", []))
             tried = [c for c in singles if c.id in tried_ids]
             progress = {i: int(r.get("fixed_failing", 0)) for i, r in reported.items()}
-            room = settings.max_candidates - len(singles)
-            generated.update((c.id, c) for c in search.combinations(targets, tried, progress, room))
+            limit = min(int(record.get("limit", 0)), settings.max_candidates)
+            make = (
+                search.progress_pairs if record["name"] == "progress_pairs" else search.combinations
+            )
+            generated.update((c.id, c) for c in make(targets, tried, progress, limit))
         elif kind == "candidate":
             reported[record.get("id")] = record
             if validation_started is not None:
@@ -263,5 +268,5 @@ def read_records(
             run.finished = True
 
 
-def spectra(run: SearchRun) -> list[localize.TestSpectrum]:
+def spectra(run: SearchRun) -> list[localize.Spectrum]:
     return localize.spectra_from_records(run.records)
