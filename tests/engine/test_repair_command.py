@@ -35,6 +35,13 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 def copy_project(tmp_path: Path, name: str) -> Path:
     directory = tmp_path / name
+    if name == "syntax_error":  # not kept in the corpus: linters refuse a file that cannot parse
+        (directory / "tests").mkdir(parents=True)
+        (directory / "broken.py").write_text("def double(x)\n    return x * 2\n")
+        (directory / "tests" / "test_broken.py").write_text(
+            "from broken import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+        )
+        return directory
     shutil.copytree(CORPUS / name, directory)
     return directory
 

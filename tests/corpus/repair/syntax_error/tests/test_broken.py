@@ -1,5 +1,0 @@
-from broken import double
-
-
-def test_double():
-    assert double(2) == 4
