@@ -121,7 +121,7 @@ def list_patterns(request: HttpRequest, filters: Query[PatternFilters]):
         patterns = patterns.filter(category=filters.category)
     if filters.status:
         patterns = patterns.filter(status=filters.status)
-    patterns = patterns.annotate(template_count=Count("templates"))
+    patterns = patterns.annotate(template_count=Count("templates")).order_by("-confidence", "-pk")
     return [_pattern_row(p) for p in patterns[filters.offset : filters.offset + filters.limit]]
 
 

@@ -91,6 +91,11 @@ def load_adjustments(
     return adjustments
 
 
+def _capped(base: float, adjustments: list[dict]) -> float:
+    # Rounded: 0.85 + 0.05 must compare equal to 0.9, not 0.9000000000000001.
+    return round(min(1.0, base + sum(a["delta"] for a in adjustments)), 6)
+
+
 def effective_threshold(
     project: Project,
     now: datetime | None = None,
@@ -131,7 +136,7 @@ def measure_queue_depth() -> int | None:
     depth = 0
     try:
         with app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+            conn.ensure_connection(max_retries=1, interval_start=0.2, timeout=2)
             channel = conn.default_channel
             for queue in sorted(queues):
                 try:
@@ -205,7 +210,7 @@ def decide_auto_apply(
     quiet = quiet_hours_adjustment(policy, now)
     if quiet:
         adjustments.insert(0, quiet)
-    threshold = min(1.0, project.auto_apply_threshold + sum(a["delta"] for a in adjustments))
+    threshold = _capped(project.auto_apply_threshold, adjustments)
     reasons = [a["reason"] for a in adjustments]
     apply = True
     if project.stopping_point != StoppingPoint.AUTO_APPLY:

@@ -876,12 +876,16 @@ def _bandit_findings(
 
 
 class _quiet_logging:
-    """bandit logs every file it scans; keep the service's logs for what matters."""
+    """bandit logs every file it scans, and stevedore every optional bandit plugin it cannot load
+    (the SARIF formatter); keep the service's logs for what matters."""
+
+    NAMES = {"bandit": logging.ERROR, "stevedore": logging.CRITICAL}
 
     def __enter__(self):
-        self.logger = logging.getLogger("bandit")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
+        self.levels = {name: logging.getLogger(name).level for name in self.NAMES}
+        for name, level in self.NAMES.items():
+            logging.getLogger(name).setLevel(level)
 
     def __exit__(self, *exc):
-        self.logger.setLevel(self.level)
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
