@@ -4,6 +4,7 @@ Every source is stored in Sentry's event shape, so grouping has one path.
 """
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from selfheal.models import Project, StoppingPoint
 from selfheal.services import projects_for
 
 from .events import store_events
-from .ingest import EventData, IngestError, parse_event_id, parse_timestamp
+from .ingest import EventData, IngestError, parse_event_id, parse_timestamp, scrub_for_storage
 from .models import ErrorEvent, ErrorGroup, ErrorGroupStatus, EventSource
 
 REPAIR_TASK = "proposals.tasks.open_repair_proposal"
@@ -109,9 +110,15 @@ def _event_data(
     payload["event_id"] = event_id.hex
     when = parse_timestamp(submission.timestamp.isoformat() if submission.timestamp else None, now)
     payload["timestamp"] = when.isoformat()
+    payload = scrub_for_storage(payload)
+    try:
+        payload_json = json.dumps(payload, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidError("NaN and Infinity are not JSON numbers.") from exc
     return EventData(
         event_id=event_id, timestamp=when, level=(submission.level or "error")[:20],
         release=submission.release[:200], environment=submission.environment[:64], payload=payload,
+        payload_json=payload_json,
     )  # fmt: skip
 
 

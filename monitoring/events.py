@@ -5,7 +5,6 @@ to a batch task after the commit; if the broker is down or a worker dies, the ro
 and the `scan_errors` beat task picks them up, so nothing accepted is lost.
 """
 
-import json
 import logging
 from collections.abc import Iterable
 
@@ -64,7 +63,7 @@ def _insert_on_conflict_do_nothing(
     params = []
     for event in events:
         params += [project_id, event.event_id, source, received_at, event.timestamp, event.level,
-                   event.release, event.environment, json.dumps(event.payload)]  # fmt: skip
+                   event.release, event.environment, event.stored_json()]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

@@ -164,9 +164,13 @@ def _line(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[pos:end], end + 1
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN / Infinity; PostgreSQL refuses them
+
+
 def _json_object(raw: bytes, what: str) -> dict:
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise IngestError(400, f"The {what} is not valid JSON ({exc}).") from exc
     if not isinstance(value, dict):
@@ -229,6 +233,11 @@ class EventData:
     release: str
     environment: str
     payload: dict
+    # The payload as received, when it can be stored as it is: no re-serialising on the hot path.
+    payload_json: str | None = None
+
+    def stored_json(self) -> str:
+        return self.payload_json or json.dumps(self.payload, allow_nan=False)
 
 
 def parse_event_id(value: Any, default: uuid.UUID | None = None) -> uuid.UUID:
@@ -262,13 +271,14 @@ def parse_timestamp(value: Any, received_at: datetime) -> datetime:
     return min(max(when, received_at - MAX_EVENT_AGE), received_at + MAX_FUTURE_SKEW)
 
 
-def _scrub(value: Any) -> Any:
+def scrub_for_storage(value: Any) -> Any:
+    """Drop what PostgreSQL's jsonb refuses: NUL characters and unpaired surrogates."""
     if isinstance(value, str):
         return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [scrub_for_storage(v) for v in value]
     if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
+        return {scrub_for_storage(k): scrub_for_storage(v) for k, v in value.items()}
     return value
 
 
@@ -278,10 +288,12 @@ def _short_string(value: Any, limit: int) -> str:
 
 def event_from_json(raw: bytes, received_at: datetime, default_id: Any = None) -> EventData:
     payload = _json_object(raw, "event")
+    as_received = raw.decode("utf-8")
     if _UNSTORABLE_ESCAPE.search(raw):
-        payload = _scrub(payload)
+        payload, as_received = scrub_for_storage(payload), None
     event_id = parse_event_id(payload.get("event_id") or default_id)
-    payload["event_id"] = event_id.hex
+    if payload.get("event_id") != event_id.hex:
+        payload["event_id"], as_received = event_id.hex, None
     return EventData(
         event_id=event_id,
         timestamp=parse_timestamp(payload.get("timestamp"), received_at),
@@ -289,6 +301,7 @@ def event_from_json(raw: bytes, received_at: datetime, default_id: Any = None) -
         release=_short_string(payload.get("release"), 200),
         environment=_short_string(payload.get("environment"), 64),
         payload=payload,
+        payload_json=as_received,
     )
 
 

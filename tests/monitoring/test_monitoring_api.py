@@ -82,6 +82,16 @@ def test_bad_error_reports(api_client, project):
     )
     assert bad_id.status_code == 400 and "event_id" in bad_id.json()["detail"]
     assert post(api_client, "/api/v1/errors", {"project": "nope", "type": "E"}).status_code == 404
+    nan = api_client.post("/api/v1/errors", f'{{"project": "{project.slug}", "type": "E", "extra": {{"x": NaN}}}}', content_type="application/json")  # fmt: skip
+    assert nan.status_code in (400, 422)
+    nul = post(
+        api_client,
+        "/api/v1/errors",
+        {"project": project.slug, "type": "E", "message": "a\u0000b"},
+    )
+    assert nul.status_code == 202
+    assert ErrorEvent.objects.get().payload["exception"]["values"][0]["value"].startswith("ab")
+    ErrorEvent.objects.all().delete()
     assert api_client.post("/api/v1/errors", "{oops", content_type="application/json").status_code in (400, 422)  # fmt: skip
     assert not ErrorEvent.objects.exists()
 

@@ -227,6 +227,7 @@ def test_decompression_bomb_is_413_without_inflating_it(client, project, setting
         (b"{}\n" + b'{"type": "event"}\n[1, 2]\n', "must be a JSON object"),
         (b"{}\n" + b'{"type": "event"}\n{"event_id": "not-hex"}\n', "event_id"),
         (b"{}\n" + b'{"type": "check_in"}\n{"status": "ok"}\n', "monitor_slug"),
+        (b"{}\n" + b'{"type": "event"}\n{"extra": {"ratio": NaN}}\n', "NaN is not JSON"),
     ],
 )
 def test_broken_envelopes_are_400_with_a_reason(client, project, body, reason):
