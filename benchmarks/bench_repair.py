@@ -43,6 +43,7 @@ from selfheal.engine.sandbox import (  # noqa: E402
 DATA_ENV = "SELFHEAL_HUMANEVALFIX"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "humanevalfix-python.jsonl"
 TEST_COMMAND = "python -m pytest -q"
+NAIVE_COMMAND = "env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python -m pytest -q -x"
 
 
 # --- building the programs -------------------------------------------------------------------
@@ -121,16 +122,14 @@ def build_project(row: dict) -> dict[str, str]:
 
 # --- judging a patch, after the search -------------------------------------------------------
 
-JUDGE = r"""
-import copy, json, math, random, signal, sys
+JUDGE = r'''
+import copy, importlib.util, json, math, os, random, signal, sys
 
 class Timeout(Exception):
     pass
 
 def alarm(signum, frame):
     raise Timeout()
-
-signal.signal(signal.SIGALRM, alarm)
 
 def call(function, args):
     signal.setitimer(signal.ITIMER_REAL, 1.0)
@@ -185,51 +184,79 @@ def perturb(value, rng):
         return type(value)(items)
     return value
 
-def main():
-    job = json.load(open("judge.json"))
-    sys.path.insert(0, ".")
-    import reference
-    reference_function = getattr(reference, job["entry_point"])
-    verdicts = []
-    for index in range(job["patches"]):
-        module = __import__(f"patched_{index}")
-        function = getattr(module, job["entry_point"])
-        namespace = dict(vars(module))
-        try:
-            exec(job["test"], namespace)
-            signal.setitimer(signal.ITIMER_REAL, 5.0)
-            namespace["check"](function)
-            reason = ""
-        except BaseException as exc:
-            reason = f"reference tests fail: {type(exc).__name__}"
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        rng = random.Random(job["seed"])
-        inputs = [tuple(a) for a in job["inputs"]]
-        for base in list(inputs):
-            for _ in range(25):
-                if not base:
-                    break
-                args = list(base)
-                position = rng.randrange(len(args))
-                args[position] = perturb(args[position], rng)
-                inputs.append(tuple(args))
-        checked = 0
-        for args in inputs:
-            if reason:
+def load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+def verdict(bug, directory, index):
+    name = bug["entry_point"]
+    reference = getattr(load(f"{directory}/reference.py", f"reference_{bug['key']}"), name)
+    module = load(f"{directory}/patched_{index}.py", f"patched_{bug['key']}_{index}")
+    function = getattr(module, name)
+    namespace = dict(vars(module))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        exec(bug["test"], namespace)
+        namespace["check"](function)
+    except BaseException as exc:
+        return {"correct": False, "reason": f"reference tests fail: {type(exc).__name__}"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    rng = random.Random(bug["seed"])
+    inputs = [tuple(a) for a in bug["inputs"]]
+    for base in list(inputs):
+        for _ in range(25):
+            if not base:
                 break
-            ok, expected = call(reference_function, args)
-            if not ok:
-                continue
-            ok, got = call(function, args)
-            checked += 1
-            if not ok or not same(got, expected):
-                reason = f"differs from the reference on {args!r:.120}"
-        verdicts.append({"correct": not reason, "reason": reason, "checked": checked})
+            args = list(base)
+            position = rng.randrange(len(args))
+            args[position] = perturb(args[position], rng)
+            inputs.append(tuple(args))
+    for args in inputs:
+        ok, expected = call(reference, args)
+        if not ok:
+            continue
+        ok, got = call(function, args)
+        if not ok or not same(got, expected):
+            return {"correct": False, "reason": f"differs from the reference on {args!r:.100}"}
+    return {"correct": True, "reason": ""}
+
+def judge_in_child(bug, directory, index):
+    """A patch may crash or exit: only its own child goes down."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            result = verdict(bug, directory, index)
+        except BaseException as exc:
+            result = {"correct": False, "reason": f"judge error: {type(exc).__name__}"}
+        os.write(write_end, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    data = b""
+    while chunk := os.read(read_end, 65536):
+        data += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"correct": False, "reason": "the patched program crashed the judge"}
+
+def main():
+    signal.signal(signal.SIGALRM, alarm)
+    sys.setrecursionlimit(3000)
+    verdicts = {}
+    for bug in json.load(open("judge.json")):
+        directory = f"bugs/{bug['key']}"
+        verdicts[bug["key"]] = [judge_in_child(bug, directory, i) for i in range(bug["patches"])]
     json.dump(verdicts, open("verdicts.json", "w"))
 
 main()
-"""
+'''
 
 
 def test_inputs(row: dict) -> list[list]:
@@ -248,36 +275,43 @@ def test_inputs(row: dict) -> list[list]:
     return inputs
 
 
-def judge(row: dict, patched_sources: list[str], seed: int) -> list[dict]:
-    if not patched_sources:
-        return []
-    files = {
-        "judge.py": JUDGE,
-        "reference.py": row["declaration"] + row["canonical_solution"],
-        "judge.json": json.dumps(
+def judge_all(rows: dict[str, dict], patches: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Judge every bug's plausible patches in one sandbox run (a forked child per patch)."""
+    files = {"judge.py": JUDGE}
+    bugs = []
+    for key, (task_id, sources) in enumerate(patches.items()):
+        if not sources:
+            continue
+        row = rows[task_id]
+        files[f"bugs/{key}/reference.py"] = row["declaration"] + row["canonical_solution"]
+        for index, source in enumerate(sources):
+            files[f"bugs/{key}/patched_{index}.py"] = source
+        test = "\n".join(
+            ast.unparse(n) for n in ast.parse(row["test"]).body if not _is_call_of_check(n)
+        )
+        bugs.append(
             {
+                "key": key,
+                "task_id": task_id,
                 "entry_point": row["entry_point"],
-                "test": "\n".join(
-                    ast.unparse(n) for n in ast.parse(row["test"]).body if not _is_call_of_check(n)
-                ),
+                "test": test,
                 "inputs": test_inputs(row),
-                "patches": len(patched_sources),
-                "seed": seed,
-            },
-            default=repr,
-        ),
-    }
-    for index, source in enumerate(patched_sources):
-        files[f"patched_{index}.py"] = source
-    limits = SandboxLimits(wall_seconds=120, cpu_seconds=120)
+                "patches": len(sources),
+                "seed": zlib.crc32(task_id.encode()),
+            }
+        )
+    if not bugs:
+        return {}
+    files["judge.json"] = json.dumps(bugs, default=repr)
+    limits = SandboxLimits(wall_seconds=900, cpu_seconds=900)
     result, collected = run_in_sandbox(
         files, ["python", "judge.py"], limits, False, ("verdicts.json",)
     )
     try:
-        return json.loads(collected["verdicts.json"])
+        verdicts = json.loads(collected["verdicts.json"])
     except (KeyError, ValueError):
-        reason = f"judge failed: {result.stderr.strip()[-200:]}"
-        return [{"correct": False, "reason": reason, "checked": 0}] * len(patched_sources)
+        sys.exit(f"the judge failed: {result.stderr.strip()[-500:]}")
+    return {bug["task_id"]: verdicts[str(bug["key"])] for bug in bugs}
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -294,8 +328,6 @@ def repair_one(row: dict, settings: SearchSettings, budget: float, max_candidate
         settings=SearchSettings(**vars(settings)),
     )
     seconds = time.monotonic() - started
-    patched = [p.content for p in result.plausible_patches[:10]]
-    verdicts = judge(row, patched, seed=zlib.crc32(row["task_id"].encode()))
     return {
         "task_id": row["task_id"],
         "bug_type": row["bug_type"],
@@ -304,10 +336,8 @@ def repair_one(row: dict, settings: SearchSettings, budget: float, max_candidate
         "operator": result.operator,
         "description": result.description,
         "plausible": result.status == "fixed",
-        "correct": bool(verdicts and verdicts[0]["correct"]),
-        "any_correct": any(v["correct"] for v in verdicts),
+        "patches": [p.content for p in result.plausible_patches[:10]],
         "plausible_count": len(result.plausible_patches),
-        "judge_reason": verdicts[0]["reason"] if verdicts else "",
         "candidates": result.candidates_tried,
         "seconds": seconds,
         "first_plausible_seconds": result.first_plausible_seconds,
@@ -330,7 +360,8 @@ def naive_rate(rows: list[dict], per_bug: int = 6) -> float:
         )
         for candidate in singles:
             started = time.monotonic()
-            run_tests_in_sandbox({**files, "solution.py": candidate.text}, TEST_COMMAND)
+            # Without the service's own pytest plugins, as the zygote runs: a fair comparison.
+            run_tests_in_sandbox({**files, "solution.py": candidate.text}, NAIVE_COMMAND)
             seconds += time.monotonic() - started
             count += 1
     return count / seconds if seconds else 0.0
@@ -340,7 +371,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def report(outcomes: list[dict], wall: float, naive: float | None) -> None:
+def report(outcomes: list[dict], wall: float, judging: float, naive: float | None) -> None:
     by_type: dict[str, list[dict]] = defaultdict(list)
     for outcome in outcomes:
         by_type[outcome["bug_type"]].append(outcome)
@@ -389,7 +420,10 @@ def report(outcomes: list[dict], wall: float, naive: float | None) -> None:
             f"naive sandboxed pytest per candidate: {naive:.1f}/s -> zygote is {rate / naive:.1f}x"
         )
     repair_seconds = sum(o["seconds"] for o in outcomes)
-    print(f"whole run: {wall:.0f} s wall (target <= 600 s); repairs alone {repair_seconds:.0f} s")
+    print(
+        f"whole run: {wall:.0f} s wall (target <= 600 s): repairs {repair_seconds:.0f} s, "
+        f"judging {judging:.0f} s"
+    )
     print(f"isolation: {', '.join(sorted({o['isolation'] for o in outcomes}))}")
 
 
@@ -429,17 +463,28 @@ def main() -> None:
             outcome = future.result()
             outcomes.append(outcome)
             if not args.quiet:
-                verdict = "correct" if outcome["correct"] else outcome["judge_reason"][:60]
                 print(
                     f"{outcome['task_id']:<11} {outcome['bug_type']:<16} {outcome['status']:<10}"
                     f" {outcome['candidates']:>5} cand {outcome['seconds']:5.1f} s"
-                    f"  {outcome['description'][:60]:<60} {verdict if outcome['plausible'] else ''}",
+                    f"  {outcome['description'][:70]}",
                     flush=True,
                 )
+    repairs_done = time.monotonic()
+    verdicts = judge_all(
+        {r["task_id"]: r for r in rows}, {o["task_id"]: o["patches"] for o in outcomes}
+    )
+    for outcome in outcomes:
+        found = verdicts.get(outcome["task_id"], [])
+        outcome["correct"] = bool(found and found[0]["correct"])
+        outcome["any_correct"] = any(v["correct"] for v in found)
+        outcome["judge_reason"] = found[0]["reason"] if found else ""
+        if outcome["plausible"] and not outcome["correct"] and not args.quiet:
+            print(f"{outcome['task_id']}: plausible, not correct: {outcome['judge_reason']}")
     wall = time.monotonic() - started
+    judging = wall - (repairs_done - started)
     naive = naive_rate(rows[: args.naive_bugs]) if args.naive_bugs else None
     print()
-    report(outcomes, wall, naive)
+    report(outcomes, wall, judging, naive)
     if args.json:
         Path(args.json).write_text(json.dumps(outcomes, indent=1))
 

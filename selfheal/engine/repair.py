@@ -80,7 +80,7 @@ class RepairResult:
     test_runs: int = 0
     tests_executed: int = 0
     seconds: float = 0.0
-    first_plausible_seconds: float | None = None  # since the sandboxed run started
+    first_plausible_seconds: float | None = None  # since repair() was called
     validation_seconds: float = 0.0  # from the first candidate handed out to the last result
     isolation: str = ""
     failing_tests: list[str] = field(default_factory=list)
@@ -224,6 +224,14 @@ def repair(
         return RepairResult(status="error", message=str(exc), isolation="none")
     result = interpret(run, files, test_command)
     result.seconds = time.monotonic() - started
+    if result.first_plausible_seconds is not None:
+        # The zygote counts from its own start; add what came before it: checking the input,
+        # starting the sandbox and the interpreter (the run's length minus the zygote's).
+        before_zygote = run.sandbox.duration - max(
+            (r.get("t", 0.0) for r in run.records), default=0
+        )
+        preparing = result.seconds - run.sandbox.duration
+        result.first_plausible_seconds += max(0.0, before_zygote) + max(0.0, preparing)
     return result
 
 

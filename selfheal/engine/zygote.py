@@ -224,12 +224,21 @@ class Child:
             except OSError:
                 pass
 
-    def reap(self):
+    def close(self):
         os.close(self.fd)
+
+
+def reap(pids, block):
+    """Collect finished children; returns those still exiting."""
+    left = []
+    for pid in pids:
         try:
-            os.waitpid(self.pid, 0)
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
         except ChildProcessError:
-            pass
+            continue
+        if not done:
+            left.append(pid)
+    return left
 
 
 def describe(exc):
@@ -245,15 +254,21 @@ def failure_message(text):
     return (lines[-1] if lines else "")[:300]
 
 
-def run_children(jobs, workers, on_record, should_stop):
+def run_children(jobs, workers, on_record, should_stop, final=lambda record: False):
     """Run `jobs` ([(key, work, timeout, memory_mb)]) with up to `workers` children at a time.
-    on_record(key, record) gets every record a child sends, then {"exit": True, "timed_out": b}."""
+    on_record(key, record) gets every record a child sends, then {"exit": True, "timed_out": b}.
+
+    A child whose record is `final` has said all it will: it is killed at once (whatever it
+    left running goes with it) and reaped later, so the next child need not wait for its exit.
+    """
     # Frozen objects are never scanned by a child's garbage collector, so the child does not
     # touch (and copy) the parent's memory page by page: forking gets several times cheaper.
     gc.freeze()
     pending = list(jobs)
     running = {}
+    exiting = []
     while pending or running:
+        exiting = reap(exiting, block=False)
         while pending and len(running) < workers and not should_stop():
             key, work, timeout, memory_mb = pending.pop(0)
             child = Child(work, timeout, memory_mb)
@@ -266,15 +281,18 @@ def run_children(jobs, workers, on_record, should_stop):
             key, child = running[fd]
             for record in child.read_records():
                 on_record(key, record)
+                if final(record):
+                    child.done = True
         now = time.monotonic()
         for fd, (key, child) in list(running.items()):
             timed_out = not child.done and now >= child.deadline
-            if timed_out:
-                child.kill()
             if child.done or timed_out:
-                child.reap()
+                child.kill()
+                child.close()
+                exiting.append(child.pid)
                 del running[fd]
                 on_record(key, {"exit": True, "timed_out": timed_out})
+    reap(exiting, block=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -818,17 +836,20 @@ def run_candidates(job, results, candidates, work_for, timeout, workers, restore
                 results.write(kind="first_plausible", seconds=seconds)
         results.write(kind="candidate", id=key, **record)
 
+    def final(record):
+        return "status" in record or "error" in record
+
     digests = {c["id"]: "".join(text_digest(t) for t in c["files"].values()) for c in candidates}
     if restore:
         for candidate in candidates:
             if should_stop():
                 break
             job_item = (candidate["id"], work_for(candidate), timeout, job["memory_mb"])
-            run_children([job_item], 1, on_record, should_stop)
+            run_children([job_item], 1, on_record, should_stop, final)
             write_files({rel: originals[rel] for rel in candidate["files"]})
         return
     jobs = [(c["id"], work_for(c), timeout, job["memory_mb"]) for c in candidates]
-    run_children(jobs, workers, on_record, should_stop)
+    run_children(jobs, workers, on_record, should_stop, final)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,7 @@ class SearchRun:
     command_exit_code: int | None = None
     command_output: str = ""
     finished: bool = False
+    launched_at: float = 0.0  # time.monotonic() when the sandbox run was started
 
     @property
     def plausible(self) -> list[CandidateResult]:
@@ -178,6 +180,7 @@ def run_search(
         memory_mb=settings.memory_mb + 1024,
         processes=64,
     )
+    launched_at = time.monotonic()
     result, collected = runner(
         sandbox_files(files, job),
         ["python", zygote.LAUNCHER_FILE],
@@ -186,7 +189,7 @@ def run_search(
         (zygote.RESULTS_FILE,),
     )
     records = parse_records(collected.get(zygote.RESULTS_FILE, b""))
-    run = SearchRun(sandbox=result, records=records)
+    run = SearchRun(sandbox=result, records=records, launched_at=launched_at)
     read_records(run, files, target_paths, settings)
     return run
 
