@@ -5,6 +5,7 @@ Every source is stored in Sentry's event shape, so grouping has one path.
 
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,8 @@ from selfheal.services import projects_for
 from .events import store_events
 from .ingest import EventData, IngestError, parse_event_id, parse_timestamp, scrub_for_storage
 from .models import ErrorEvent, ErrorGroup, ErrorGroupStatus, EventSource
+
+log = logging.getLogger(__name__)
 
 REPAIR_TASK = "proposals.tasks.open_repair_proposal"
 JUNIT_NAMESPACE = uuid.UUID("6f1d4a52-8c1e-4f43-9a55-3c2f1b7f5e10")
@@ -251,7 +254,11 @@ def request_repairs_for_new_groups(
         if taken.get(group.project_id, 0) >= per_project:
             continue
         taken[group.project_id] = taken.get(group.project_id, 0) + 1
-        request_repair(group)
+        try:
+            request_repair(group)
+        except Exception:  # noqa: BLE001 - broker down: the group stays unresolved, next scan retries
+            log.warning("Could not request a repair for error group %s", group.pk, exc_info=True)
+            continue
         requested.append(group.pk)
     return requested
 
