@@ -58,6 +58,7 @@ def _key_from_request(request: HttpRequest) -> str | None:
 # A short-lived in-process cache of the projects' DSN keys: one database round trip less per event.
 # Only a match is trusted from it; a mismatch is checked against the database again.
 KEY_CACHE_SECONDS = 10.0
+MAX_ID = 2**63 - 1
 _key_cache: dict[int, tuple[str, float]] = {}
 
 
@@ -68,6 +69,8 @@ def _authenticate(project_id: int | str, key: str | None) -> int:
             401, "Missing the DSN key (X-Sentry-Auth, sentry_key or the envelope's dsn)."
         )
     project_id = int(project_id)
+    if project_id > MAX_ID:
+        raise IngestError(404, f"Project {project_id} not found.")
     cached = _key_cache.get(project_id)
     if cached and cached[1] > time.monotonic() and hmac.compare_digest(cached[0], key):
         return project_id
@@ -179,7 +182,7 @@ def ping(request: HttpRequest, ping_key: uuid.UUID, action: str = "") -> HttpRes
         kind = PingKind.SUCCESS
     elif action in PING_ACTIONS:
         kind = PING_ACTIONS[action]
-    elif action.isdigit() and int(action) <= 255:
+    elif action.isascii() and action.isdigit() and int(action) <= 255:
         exit_code = int(action)
         kind = PingKind.SUCCESS if exit_code == 0 else PingKind.FAIL
     else:

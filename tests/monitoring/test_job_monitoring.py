@@ -85,6 +85,7 @@ def test_bad_pings(client, job):
     response = client.get(f"{base}/explode")
     assert response.status_code == 400 and b"explode" in response.content
     assert client.get(f"{base}/999").status_code == 400
+    assert client.get(f"{base}/²").status_code == 400
     assert not JobRun.objects.exists()
 
 

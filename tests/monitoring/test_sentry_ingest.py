@@ -188,6 +188,8 @@ def test_wrong_key_is_403(client, project, other_user):
 def test_unknown_project_is_404(client, project):
     response = post_envelope(client, project, envelope(event_item()), project_id=987654)
     assert_refused(response, 404, "not found")
+    response = post_envelope(client, project, envelope(event_item()), project_id=10**30)
+    assert_refused(response, 404, "not found")
 
 
 def test_body_over_the_limit_is_413(client, project, settings):
