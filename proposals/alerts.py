@@ -60,18 +60,18 @@ def healing_failure_rate(now: datetime) -> Iterable[AlertCondition]:
     runs = healing_runs(now - FAILURE_WINDOW, now)
     per_project = (
         runs.values("project_id")
-        .annotate(total=Count("pk"), healed=Count("pk", filter=Q(healed=True)))
+        .annotate(total=Count("pk"), healed_runs=Count("pk", filter=Q(healed=True)))
         .filter(total__gte=MIN_RUNS_FOR_FAILURE_RATE)
     )
     failing = {
         row["project_id"]: row
         for row in per_project
-        if (row["total"] - row["healed"]) / row["total"] > FAILURE_RATE_LIMIT
+        if (row["total"] - row["healed_runs"]) / row["total"] > FAILURE_RATE_LIMIT
     }
     projects = Project.objects.in_bulk(list(failing))
     conditions = []
     for project_id, row in failing.items():
-        failed = row["total"] - row["healed"]
+        failed = row["total"] - row["healed_runs"]
         examples = runs.filter(project_id=project_id, healed=False).order_by("-updated_at")
         lines = [
             f"#{p.pk} {p.title} ({p.status}): {p.status_reason or 'no reason recorded'} "

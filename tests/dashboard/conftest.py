@@ -49,3 +49,31 @@ def webhook():
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def broker():
+    """The test broker (Redis): the messages sent to a queue for a task, removed afterwards."""
+    import base64
+
+    import redis
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.skip("needs CELERY_BROKER_URL=redis://...")
+    connection = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    taken: list[tuple[str, bytes]] = []
+
+    def sent(queue: str, task_name: str) -> list[list]:
+        found = []
+        for raw in connection.lrange(queue, 0, -1):
+            message = json.loads(raw)
+            if message["headers"].get("task") == task_name:
+                found.append(json.loads(base64.b64decode(message["body"]))[0])
+                taken.append((queue, raw))
+        return found
+
+    yield sent
+    for queue, raw in taken:
+        connection.lrem(queue, 0, raw)
+    connection.close()
