@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from django.db import connection
-from django.db.models import BooleanField, F
+from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 MIN_SIMILARITY = 0.5  # of the normalised messages, for a match that is not exact
 SIMILAR_LIMIT = 5
+NEAREST_FACTOR = 10  # nearest patterns fetched per match wanted
 PYTHON_FALLBACK_LIMIT = 500  # active patterns of the category compared in Python (no pg_trgm)
 
 
@@ -63,17 +64,18 @@ def find_patterns(signature: Signature, limit: int = SIMILAR_LIMIT) -> list[Patt
 
 
 def _similar_postgres(patterns, message: str, limit: int) -> list[PatternMatch]:
-    # `%` is pg_trgm's similarity operator: it can use the GIN trigram index.
+    # The nearest messages by trigram distance (`<->`) alone, so that the GiST index on (category,
+    # message) of the active patterns answers the top-k without reading the rest (a second sort key
+    # would make PostgreSQL sort the whole category). A few more than needed are fetched so that
+    # among equally near ones the most confident can win.
     table = Pattern._meta.db_table
-    found = (
-        patterns.filter(
-            RawSQL(f'"{table}"."normalised_message" %% %s', (message,), output_field=BooleanField())
-        )
-        .annotate(similarity=RawSQL(f'similarity("{table}"."normalised_message", %s)', (message,)))
-        .filter(similarity__gte=MIN_SIMILARITY)
-        .order_by("-similarity", "-confidence", "pk")[:limit]
-    )
-    return [PatternMatch(p, float(p.similarity), False) for p in found]
+    column = f'"{table}"."normalised_message"'
+    nearest = patterns.annotate(
+        similarity=RawSQL(f"similarity({column}, %s)", (message,))
+    ).order_by(RawSQL(f"{column} <-> %s", (message,)).asc())[: limit * NEAREST_FACTOR]
+    found = [PatternMatch(p, float(p.similarity), False) for p in nearest]
+    found.sort(key=lambda m: (-m.similarity, -m.pattern.confidence, m.pattern.pk))
+    return [m for m in found if m.similarity >= MIN_SIMILARITY][:limit]
 
 
 def _similar_python(patterns, message: str, limit: int) -> list[PatternMatch]:
