@@ -67,14 +67,17 @@ class Analysis:
     summary: dict = field(default_factory=dict)
 
 
-def analyse(run: TestRun, files: dict[str, str]) -> Analysis:
-    """Failing tests → parsed error reports → categories and root causes."""
-    tests = [
+def _test_results(run: TestRun) -> list[TestCaseResult]:
+    return [
         TestCaseResult(name=r["name"], outcome=r["outcome"], message=r.get("message", ""),
                        details=r.get("details", ""), file=r.get("file", ""), line=r.get("line"))
         for r in run.results
     ]  # fmt: skip
-    reports = reports_from_test_results(tests, project_files=files)
+
+
+def analyse(run: TestRun, files: dict[str, str]) -> Analysis:
+    """Failing tests → parsed error reports → categories and root causes."""
+    reports = reports_from_test_results(_test_results(run), project_files=files)
     if not reports and not run.passed:
         reports = parse_pytest_output(run.output)
     classifications = [classify(report) for report in reports]
@@ -100,8 +103,7 @@ def sandbox_result_of(run: TestRun) -> SandboxResult:
     return SandboxResult(
         exit_code=run.exit_code, timed_out=run.timed_out, stdout=run.output, stderr="",
         duration=run.duration, isolation=run.isolation, junit_found=bool(run.results),
-        tests=[TestCaseResult(name=r["name"], outcome=r["outcome"], message=r.get("message", ""),
-                              details=r.get("details", "")) for r in run.results],
+        tests=_test_results(run),
     )  # fmt: skip
 
 
@@ -112,13 +114,30 @@ def _digest(files: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def is_better(new: TestRun, old: TestRun) -> bool:
-    """More tests pass and none that passed before fails now."""
-    if new.timed_out or new.tests_passed <= old.tests_passed:
+def failure_signatures(run: TestRun, files: dict[str, str]) -> set[tuple]:
+    """(test, exception type, crash file, crash line) for every failing test of a run."""
+    signatures = set()
+    for report in reports_from_test_results(_test_results(run), project_files=files):
+        frame = report.crash_frame
+        where = (frame.filename, frame.lineno) if frame else ("", None)
+        signatures.add((report.test_name, report.exc_type, *where))
+    return signatures
+
+
+def is_better(new: TestRun, old: TestRun, files: dict[str, str]) -> bool:
+    """Progress without regression: nothing that passed fails now, and either more tests pass or
+    every failure changed its kind or its place (a second bug surfaced behind the first). The
+    same exception at the same line means the fix did not get past it."""
+    if new.timed_out:
         return False
-    before = {r["name"] for r in old.results if r["outcome"] == "passed"}
-    after = {r["name"] for r in new.results if r["outcome"] == "passed"}
-    return before <= after
+    passed_before = {r["name"] for r in old.results if r["outcome"] == "passed"}
+    passed_after = {r["name"] for r in new.results if r["outcome"] == "passed"}
+    if not passed_before <= passed_after:
+        return False
+    if len(passed_after) > len(passed_before):
+        return True
+    after = failure_signatures(new, files)
+    return bool(after) and not failure_signatures(old, files) & after
 
 
 class CandidateSource:
@@ -307,7 +326,7 @@ def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:
             kept_candidates.append((candidate, context))
             _learn(proposal, kept_candidates)
             return _finish_passed(proposal, kept, new_files, new_run)
-        if is_better(new_run, run):
+        if is_better(new_run, run, new_files):
             _close(attempt, AttemptOutcome.IMPROVED, started, skipped=notes + source.skipped)
             keep_fix(proposal, files, new_files)
             kept.append(attempt)

@@ -159,3 +159,30 @@ def test_the_real_strategy_chain_repairs_a_missing_import(failing):
     attempt = failing.attempts.get(outcome="passed")
     assert attempt.strategy in ("rules", "template")
     assert "+import math" in attempt.diff
+
+
+def test_a_second_bug_behind_the_first_is_fixed_by_the_next_attempt(project, user):
+    """The demo's JSON report: `import json` is missing and `slugfy` is misspelt. The first fix
+    changes no test's outcome, only its error; it is kept and the second attempt finishes."""
+    from proposals.demo import PROJECT_DIR, demo_proposals
+    from proposals.files import import_files, read_directory
+
+    import_files(project, read_directory(PROJECT_DIR)[0], source="test")
+    spec = next(p for p in demo_proposals() if p["title"] == "JSON sales report")
+    proposal = services.create_proposal(
+        project, spec["title"], [services.ChangeSpec(**c) for c in spec["changes"]]
+    )
+    services.deploy_and_test(proposal.pk)
+
+    result = autofix.run_auto_fix(proposal.pk)
+
+    assert result.success, result.explanation
+    attempts = list(proposal.attempts.order_by("number"))
+    assert [(a.rule, a.outcome) for a in attempts] == [
+        ("missing_stdlib_import", "improved"),
+        ("misspelt_attribute", "passed"),
+    ]
+    assert (
+        "+import json" in attempts[0].diff
+        and '+    return json.dumps({"best_seller": textutils.slugify' in attempts[1].diff
+    )
