@@ -374,6 +374,7 @@ def _learn(proposal: Proposal, kept: list[tuple[Candidate, FixContext]]) -> None
 
 def _finish_unfixable(proposal: Proposal, reason: str) -> AutoFixResult:
     services.transition(proposal.pk, S.UNFIXABLE, reason=reason)
+    services.report_to_error_group(proposal, healed=False)
     return AutoFixResult(proposal.pk, False, S.UNFIXABLE, proposal.attempts.count(), reason,
                          "A person needs to fix this proposal by hand, or retry with the LLM fixer on.")  # fmt: skip
 

@@ -1,6 +1,7 @@
 """A repair proposal opened from an error group: the error's context, ready for the loop."""
 
 from monitoring.errors import latest_event
+from monitoring.grouping import report_from_payload
 from monitoring.models import ErrorGroup
 
 from . import services
@@ -17,16 +18,13 @@ def error_context(group: ErrorGroup) -> str:
         f"Releases: {', '.join(group.releases)}" if group.releases else "",
     ]
     event = latest_event(group)
-    frames = (event.payload.get("frames") if event else None) or []
-    if frames:
+    report = report_from_payload(event.payload) if event else None
+    if report and report.frames:
         lines.append("Stack trace (most recent call last):")
-        for frame in frames[-15:]:
-            lines.append(
-                f'  File "{frame.get("filename", "?")}", line {frame.get("lineno", "?")}, '
-                f"in {frame.get('function', '?')}"
-            )
-            if frame.get("context_line"):
-                lines.append(f"    {frame['context_line'].strip()}")
+        for frame in report.frames[-15:]:
+            lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.function}')
+            if frame.context_line:
+                lines.append(f"    {frame.context_line.strip()}")
     return "\n".join(line for line in lines if line)
 
 

@@ -203,6 +203,21 @@ def summarise_run(run: TestRun) -> str:
     return ", ".join(parts) + "."
 
 
+def report_to_error_group(proposal: Proposal, healed: bool) -> None:
+    """A repair proposal opened from an error group settles the group: resolved when its fix was
+    applied, back to unresolved when it was rejected or could not be fixed."""
+    if proposal.error_group_id is None:
+        return
+    from monitoring.errors import finish_healing
+    from monitoring.models import ErrorGroup, ErrorGroupStatus
+
+    group = ErrorGroup.objects.filter(
+        pk=proposal.error_group_id, status=ErrorGroupStatus.HEALING
+    ).first()
+    if group is not None:
+        finish_healing(group, healed and proposal.changes.exists())
+
+
 def ensure_can_review(user: AbstractBaseUser, proposal: Proposal) -> None:
     require_role(user, proposal.project, Role.REVIEWER)
 
@@ -236,6 +251,7 @@ def apply_to_project(proposal: Proposal) -> None:
     proposal.transition_to(S.APPLIED, proposal.status_reason)
     proposal.stage = ""
     proposal.save(update_fields=["status", "status_reason", "stage", "updated_at"])
+    report_to_error_group(proposal, healed=True)
 
 
 @transaction.atomic
@@ -252,4 +268,5 @@ def reject(proposal_id: int, reviewer: AbstractBaseUser | None, note: str = "") 
     proposal.save(update_fields=["status", "status_reason", "stage", "updated_at"])
     Review.objects.create(proposal=proposal, decision=ReviewDecision.REJECTED, reviewer=reviewer,
                           note=note)  # fmt: skip
+    report_to_error_group(proposal, healed=False)
     return proposal
