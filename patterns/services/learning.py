@@ -53,6 +53,9 @@ def _learned(context: FixContext, candidate: Candidate) -> tuple[Template, Failu
             return extract_template(context.files, candidate.patch.edits, failure), failure
         except ExtractionFailed as exc:
             reasons.append(str(exc))
+        except Exception:  # learning is a bonus: it must never break the heal it learns from
+            logger.exception("Template extraction failed on a %s fix", candidate.strategy)
+            return None
     logger.info(
         "Nothing to learn from the %s fix: %s",
         candidate.strategy,

@@ -140,6 +140,12 @@ class TemplateFixer:
             except TemplateDoesNotApply as exc:
                 self._skip(pattern.pk, row.pk, str(exc))
                 continue
+            except Exception as exc:  # a bug on unusual code must not stop the other strategies
+                logger.exception(
+                    "Template %s of pattern #%s failed unexpectedly", row.pk, pattern.pk
+                )
+                self._skip(pattern.pk, row.pk, f"internal error: {type(exc).__name__}: {exc}")
+                continue
             for application in applications:
                 how = (
                     "exact signature"

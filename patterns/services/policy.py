@@ -226,4 +226,6 @@ def decide_auto_apply(
     elif apply:
         reasons.append(f"confidence {confidence:.2f} reaches the threshold {threshold:.2f} and the "
                        "security review says safe")  # fmt: skip
+    else:
+        reasons.append(f"confidence {confidence:.2f} reaches the threshold {threshold:.2f}")
     return AutoApplyDecision(apply, threshold, reasons)

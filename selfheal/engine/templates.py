@@ -324,14 +324,20 @@ class Application:
 
 
 def apply_template(
-    template: Template, files: dict[str, str], failure: Failure, max_sites: int = MAX_SITES
+    template: Template,
+    files: dict[str, str],
+    failure: Failure,
+    max_sites: int = MAX_SITES,
+    *,
+    only_lines: tuple[str, set[int]] | None = None,
 ) -> list[Application]:
-    """The template applied to this failure's code: one Application per place, best first."""
+    """The template applied to this failure's code: one Application per place, best first.
+    `only_lines` (path, line numbers) keeps to the places that touch those lines."""
     spec = template.spec
     bindings = _message_bindings(spec, failure)
     if spec["kind"] == "insert_import":
         return [_apply_import(spec, files, failure, bindings)]
-    return _apply_rewrite(spec, files, failure, bindings, max_sites)
+    return _apply_rewrite(spec, files, failure, bindings, max_sites, only_lines)
 
 
 def _message_bindings(spec: dict, failure: Failure) -> dict[str, str]:
@@ -616,7 +622,12 @@ class _Context:
 
 
 def _apply_rewrite(
-    spec: dict, files: dict[str, str], failure: Failure, bindings: dict, max_sites: int
+    spec: dict,
+    files: dict[str, str],
+    failure: Failure,
+    bindings: dict,
+    max_sites: int,
+    only_lines: tuple[str, set[int]] | None = None,
 ) -> list[Application]:
     mode = spec["mode"]
     before = _parse_pattern(spec["before"], mode)
@@ -646,6 +657,8 @@ def _apply_rewrite(
     applications = []
     failures = []
     for path, tree, node, b in _ranked_sites(before, files, failure, bindings):
+        if only_lines and (path != only_lines[0] or not _touches(node, only_lines[1])):
+            continue
         try:
             derived = _derive(spec, b, _Context(tree, failure))
         except TemplateDoesNotApply as exc:
@@ -878,10 +891,12 @@ def extract_template(files: dict[str, str], edits: list[FileEdit], failure: Fail
         before_tree, after_tree, failure, edit.path, before_source
     )
     reasons = []
+    # Checking the fix's own place is enough (and keeps this fast in big files).
+    where = (edit.path, _changed_lines(before_source, after_source))
     for spec in specs:
         template = template_from_spec(spec)
         try:
-            applications = apply_template(template, files, failure, max_sites=1000)
+            applications = apply_template(template, files, failure, max_sites=5, only_lines=where)
         except TemplateDoesNotApply as exc:
             reasons.append(str(exc))
             continue
@@ -891,6 +906,22 @@ def extract_template(files: dict[str, str], edits: list[FileEdit], failure: Fail
     raise ExtractionFailed(
         "; ".join(dict.fromkeys(reasons)) or "the fix is not a kind of edit templates hold"
     )
+
+
+def _changed_lines(before: str, after: str) -> set[int]:
+    """Line numbers of `before` that the edit replaced or deleted, or that it inserted next to."""
+    matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
+    lines: set[int] = set()
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            lines.update(range(i1 + 1, i2 + 1))
+        elif tag == "insert":
+            lines.update((i1, i1 + 1))
+    return lines
+
+
+def _touches(node: ast.AST, lines: set[int]) -> bool:
+    return any(line in lines for line in range(node.lineno, (node.end_lineno or node.lineno) + 1))
 
 
 def _equivalent(a: str, b: str) -> bool:
