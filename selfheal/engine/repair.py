@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .fixers.mutation.search import Candidate, best_first
+from .fixers.mutation.search import Candidate, best_first, covered_lines
 from .fixers.mutation.validate import (
     BadTestCommand,
     SearchRun,
@@ -260,7 +260,7 @@ def interpret(run: SearchRun, files: dict[str, str], test_command: str) -> Repai
         result.message = f"the tests already pass ({len(run.collected or [])} collected)"
         return result
     plausible = [r.candidate for r in run.plausible]
-    ordered = best_first(plausible)
+    ordered = best_first(plausible, covered_lines(run.records))
     confirmed = [c for c in ordered if c.id in run.confirmed]
     best = confirmed[0] if confirmed else (ordered[0] if ordered and not run.refuted else None)
     if best is not None:
@@ -325,12 +325,13 @@ def _not_fixed_message(run: SearchRun) -> str:
     if run.refuted and not run.confirmed:
         return "plausible patches passed in memory but failed a fresh test run"
     if not run.results:
+        if run.stop_reason == "deadline" or run.sandbox.timed_out:
+            return "the budget ran out before any candidate could be tried"
         return "no candidate could be generated for the suspicious lines"
-    reason = (
-        "the budget ran out"
-        if not run.finished or run.sandbox.timed_out
-        else ("no single edit or pair of edits made the tests pass")
-    )
+    if run.stop_reason == "exhausted":
+        reason = "no single edit or pair of edits in reach made the tests pass"
+    else:
+        reason = "the budget ran out"
     return f"{len(run.results)} candidates tried; {reason}"
 
 

@@ -521,18 +521,31 @@ class Zygote:
         test_paths = {os.path.abspath(str(item.path)) for item in items}
         tracer = SegmentTracer(project_paths, {p: assert_starts(p) for p in test_paths})
         timeout = job["coverage_timeout"]
+        # The unchanged code may loop forever in every failing test: after a first timeout the
+        # others get ten times the slowest test that finished, and the phase at most half the
+        # time the search has.
+        phase_ends = STARTED + job["deadline_seconds"] * 0.5
         records = {}
 
-        def work_from(start):
+        def adapted(limit, slowest, timed_out):
+            return max(0.25, min(timeout, 10 * slowest + 0.1)) if timed_out else limit
+
+        def work_from(start, limit, slowest):
             def work(send):
+                current, longest = limit, slowest
                 for index in range(start, len(items)):
-                    send({"index": index, "started": True})
+                    if time.monotonic() > phase_ends:
+                        return
+                    send({"index": index, "started": True, "limit": current})
                     nextitem = items[index + 1] if index + 1 < len(items) else None
                     tracer.start()
-                    outcome, message, duration = self.run_item(items[index], nextitem, timeout)
+                    outcome, message, duration = self.run_item(items[index], nextitem, current)
                     failed = outcome in ("failed", "timeout")
                     segments = tracer.stop(not failed)
                     crash = self.crash_lines(project_paths) if failed else []
+                    if outcome != "timeout":
+                        longest = max(longest, duration)
+                    current = adapted(current, longest, outcome == "timeout")
                     send(
                         {
                             "index": index,
@@ -546,7 +559,7 @@ class Zygote:
 
             return work
 
-        current = {"index": None}
+        current = {"index": None, "limit": timeout}
 
         def record_test(index, **fields):
             record = {"kind": "test", "nodeid": items[index].nodeid, **fields}
@@ -555,7 +568,7 @@ class Zygote:
 
         def on_record(key, record):
             if "started" in record:
-                current["index"] = record["index"]
+                current["index"], current["limit"] = record["index"], record["limit"]
             elif "outcome" in record:
                 index = record.pop("index")
                 record_test(index, **record)
@@ -563,22 +576,29 @@ class Zygote:
             elif record.get("exit") and current["index"] is not None:
                 outcome = "timeout" if record["timed_out"] else "crashed"
                 record_test(
-                    current["index"], outcome=outcome, message=outcome, duration=timeout,
-                    segments=[], crash=[],
+                    current["index"], outcome=outcome, message=outcome,
+                    duration=current["limit"], segments=[], crash=[],
                 )  # fmt: skip
                 current["index"] = None
 
-        start = 0
-        while start < len(items) and not self.out_of_time():
-            budget = timeout * (len(items) - start) + 5
+        start, limit = 0, timeout
+        while start < len(items) and time.monotonic() < phase_ends:
+            finished = [r["duration"] for r in records.values() if r["outcome"] != "timeout"]
+            slowest = max(finished, default=0.01)
+            limit = adapted(
+                limit, slowest, any(r["outcome"] == "timeout" for r in records.values())
+            )
+            budget = limit * (len(items) - start) + 5
             run_children(
-                [("coverage", work_from(start), budget, job["memory_mb"])],
+                [("coverage", work_from(start, limit, slowest), budget, job["memory_mb"])],
                 1, on_record, lambda: False,
             )  # fmt: skip
-            if start not in records:  # the child died before it could say anything
-                record_test(
+            if start not in records and time.monotonic() < phase_ends:
+                record_test(  # the child died before it could say anything
                     start, outcome="crashed", message="crashed", duration=0.0, segments=[], crash=[]
                 )
+            if not records:
+                break
             start = max(records) + 1
         return [records[i] for i in sorted(records)]
 
@@ -675,9 +695,9 @@ class Zygote:
         errors_text = "\n".join(e["message"] for e in self.collect_errors)
         extra = engine.localize.traceback_lines(errors_text, job["project_files"])
         timeouts = test_timeouts(records, job["test_timeout"])
-        self.search(engine, suspicious, extra, failing, timeouts, items)
+        self.search(engine, suspicious, extra, failing, timeouts, items, records)
 
-    def search(self, engine, suspicious, extra_lines, failing, timeouts, items):
+    def search(self, engine, suspicious, extra_lines, failing, timeouts, items, coverage):
         def validate(candidates, state):
             return self.validate(items, candidates, failing, timeouts, state)
 
@@ -686,7 +706,9 @@ class Zygote:
                 {candidate.path: candidate.text}, self.job["pytest_args"], send
             )
 
-        run_search(self.job, self.results, engine, suspicious, extra_lines, validate, confirm)
+        run_search(
+            self.job, self.results, engine, suspicious, extra_lines, validate, confirm, coverage
+        )
 
 
 def test_timeouts(records, ceiling):
@@ -731,7 +753,7 @@ class SearchState:
         return {i: r.get("fixed_failing", 0) for i, r in self.results.items()}
 
 
-def run_search(job, results, engine, suspicious, extra_lines, validate, confirm=None):
+def run_search(job, results, engine, suspicious, extra_lines, validate, confirm=None, coverage=()):
     """Generate, validate, combine, confirm. The service replays the generation from the
     records (`mutation/validate.py`), so every generation step is written down as a phase.
 
@@ -774,11 +796,19 @@ def run_search(job, results, engine, suspicious, extra_lines, validate, confirm=
         )  # fmt: skip
         validate([as_job(c) for c in pairs], state)
         everything += pairs
+    if state.plausible:
+        reason = "plausible"
+    elif out_of_time(job):
+        reason = "deadline"
+    else:
+        reason = "exhausted"
+    results.write(kind="stopped", reason=reason, generated=len(everything))
     if confirm is None:
         return
     by_id = {c.id: c for c in everything}
     plausible = [by_id[i] for i in state.plausible if i in by_id]
-    for candidate in engine.search.best_first(plausible)[: job.get("confirm", 3)]:
+    covered = engine.search.covered_lines(coverage)
+    for candidate in engine.search.best_first(plausible, covered)[: job.get("confirm", 3)]:
         outcome = {}
 
         def on_record(key, record, outcome=outcome):

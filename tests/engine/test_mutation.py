@@ -53,6 +53,19 @@ def test_relational_replacement_keeps_the_rest_of_the_line():
     assert any("x not in y" in m for m in mutants("ok = x in y\n", "relational"))
 
 
+def test_relational_tries_the_negation_of_an_equality_first_and_spares_strings():
+    assert mutants("ok = a == b\n", "relational")[0] == "ok = a != b\n"
+    assert mutants("ok = a < b\n", "relational")[0] == "ok = a <= b\n"
+    assert mutants("ok = b == '>'\n", "relational") == ["ok = b != '>'\n"]
+
+
+def test_change_size_ignores_what_old_and_new_share():
+    code = "for i in range(1, len(l)):\n    pass\n"
+    (dropped,) = [c for c in MutationSearch().singles({"m.py": code}, {("m.py", 1): 1.0}, 500)
+                  if "range(len(l))" in c.text]  # fmt: skip
+    assert dropped.size == 3  # "1, " removed
+
+
 @pytest.mark.parametrize(
     "operator, code, expected",
     [
@@ -221,17 +234,21 @@ def test_combinations_pair_the_same_mistake_made_twice():
     assert all(len(p.mutations) == 2 for p in pairs)
 
 
-def test_best_first_prefers_safe_single_small_edits():
+def test_best_first_prefers_single_edits_vouched_for_by_the_tests():
     files = {"m.py": SUSPICIOUS_CODE}
     search = MutationSearch()
     singles = search.singles(files, {("m.py", 2): 0.5, ("m.py", 3): 1.0}, 1000)
-    risky = next(c for c in singles if c.risky)
+    risky = next(c for c in singles if c.risky)  # deletes or weakens something
     safe = [c for c in singles if not c.risky][:3]
     on_line_2 = next(c for c in singles if c.line == 2)
     pair = search.combinations(files, [singles[0], on_line_2], {}, 1)[0]
-    ordered = best_first([risky, pair, *safe])
-    assert ordered[:3] == sorted(safe, key=lambda c: (-c.score, c.size, c.id))
-    assert ordered[-1] is risky and ordered[-2] is pair
+    by_likelihood = sorted(safe, key=lambda c: (-c.score, c.size, c.id))
+    # No test ran the risky edit's line: it goes after the safe ones, pairs go last.
+    assert best_first([risky, pair, *safe]) == [*by_likelihood, risky, pair]
+    # A test ran it: the tests vouch for the change, it is ranked like any other.
+    covered = {("m.py", risky.line)}
+    ordered = best_first([risky, pair, *safe], covered)
+    assert ordered == sorted([risky, *safe], key=lambda c: (-c.score, c.size, c.id)) + [pair]
 
 
 def test_every_candidate_for_the_corpus_parses():

@@ -29,7 +29,6 @@ class Mutation:
 
 Operator = Callable[[Source, ast.AST], Iterator[Mutation]]
 
-COMPARISONS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.Add)
 
@@ -224,21 +223,36 @@ def _predicates(source: Source, function: ast.AST | None) -> list[str]:
 # operators ------------------------------------------------------------------------------------
 
 
+# Replacements in order of preference: the negation of an equality test first, the
+# off-by-one sibling of an ordering test first.
+RELATIONAL_ORDER = {
+    ast.Eq: (ast.NotEq, ast.LtE, ast.GtE, ast.Lt, ast.Gt),
+    ast.NotEq: (ast.Eq, ast.Lt, ast.Gt, ast.LtE, ast.GtE),
+    ast.Lt: (ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq),
+    ast.LtE: (ast.Lt, ast.GtE, ast.Gt, ast.Eq, ast.NotEq),
+    ast.Gt: (ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq),
+    ast.GtE: (ast.Gt, ast.LtE, ast.Lt, ast.Eq, ast.NotEq),
+    ast.In: (ast.NotIn,),
+    ast.NotIn: (ast.In,),
+    ast.Is: (ast.IsNot,),
+    ast.IsNot: (ast.Is,),
+}
+
+
 def relational(source: Source, node: ast.AST) -> Iterator[Mutation]:
-    """Relational operator replacement: `<` by `<=`, `>`, `>=`, `==`, `!=` (and so on),
-    `in` by `not in`, `is` by `is not`, each comparison of a chain on its own."""
+    """Relational operator replacement: `==` by `!=` (then `<=`, `>=`, ...), `<` by `<=` (then
+    `>`, `>=`, ...), `in` by `not in`, `is` by `is not`, each comparison of a chain on its own.
+    A comparison with a string literal only trades `==` and `!=`: `b < '>'` is no fix."""
     if not isinstance(node, ast.Compare):
         return
+    operands = [node.left, *node.comparators]
     for index, op in enumerate(node.ops):
-        if isinstance(op, COMPARISONS):
-            replacements = [cls() for cls in COMPARISONS if not isinstance(op, cls)]
-        elif isinstance(op, ast.In | ast.NotIn):
-            replacements = [ast.NotIn() if isinstance(op, ast.In) else ast.In()]
-        else:
-            replacements = [ast.IsNot() if isinstance(op, ast.Is) else ast.Is()]
-        for new_op in replacements:
+        with_string = _is_string(operands[index]) or _is_string(operands[index + 1])
+        for cls in RELATIONAL_ORDER[type(op)]:
+            if with_string and cls not in (ast.Eq, ast.NotEq, ast.In, ast.NotIn):
+                continue
             ops = list(node.ops)
-            ops[index] = new_op
+            ops[index] = cls()
             yield _mutation(source, "relational", node, _with(node, ops=ops))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ class Candidate:
     mutations: tuple[Mutation, ...]
     text: str  # the whole new content of `path`
     score: float
+    # How much it changes: characters removed plus written, beside what old and new share.
+    size: int = 0
 
     @property
     def operator(self) -> str:
@@ -44,11 +47,6 @@ class Candidate:
     @property
     def line(self) -> int:
         return self.mutations[0].line
-
-    @property
-    def size(self) -> int:
-        """How much the candidate changes: characters replaced plus characters written."""
-        return sum(e.end - e.start + len(e.text) for m in self.mutations for e in m.edits)
 
 
 @dataclass
@@ -105,7 +103,10 @@ class MutationSearch:
                     for mutation in operator(source, node):
                         text = apply_edits(source.text, mutation.edits)
                         if self._accept(source, mutation.edits, text):
-                            found.append(Candidate(self._new_id(), path, (mutation,), text, weight))
+                            size = changed_characters(source.text, mutation.edits)
+                            found.append(
+                                Candidate(self._new_id(), path, (mutation,), text, weight, size)
+                            )
         found.sort(key=lambda c: -c.score)
         return found[:limit]
 
@@ -198,10 +199,23 @@ class MutationSearch:
             if a.path not in sources:
                 sources[a.path] = Source(a.path, files[a.path])
             if self._accept(sources[a.path], edits, text):
-                found.append(
-                    Candidate(self._new_id(), a.path, a.mutations + b.mutations, text, weight)
-                )
+                mutations = a.mutations + b.mutations
+                size = a.size + b.size
+                found.append(Candidate(self._new_id(), a.path, mutations, text, weight, size))
         return found
+
+
+def changed_characters(original: str, edits: tuple[Edit, ...]) -> int:
+    """Characters removed plus written by `edits`, beside what old and new text share at both
+    ends (`range(1, n)` to `range(n)` changes 3 characters, not 25)."""
+    total = 0
+    for edit in edits:
+        old, new = original[edit.start : edit.end], edit.text
+        prefix = len(os.path.commonprefix([old, new]))
+        old, new = old[prefix:], new[prefix:]
+        suffix = len(os.path.commonprefix([old[::-1], new[::-1]]))
+        total += len(old) - suffix + len(new) - suffix
+    return total
 
 
 def target_suspiciousness(
@@ -229,10 +243,28 @@ def target_suspiciousness(
     return scores
 
 
-def best_first(plausible: list[Candidate]) -> list[Candidate]:
-    """Order plausible patches: those that delete no behaviour and weaken no condition first,
-    then single edits before pairs, then the most likely (score), then the smallest change."""
-    return sorted(plausible, key=lambda c: (c.risky, len(c.mutations), -c.score, c.size, c.id))
+def best_first(
+    plausible: list[Candidate], covered: set[tuple[str, int]] | frozenset = frozenset()
+) -> list[Candidate]:
+    """Order plausible patches: single edits before pairs; then those that neither delete
+    behaviour nor weaken a condition on a line no test runs (`covered`: the lines some test
+    executed; what the tests run, they vouch for); then the most likely (score); then the
+    smallest change."""
+
+    def unvouched(candidate: Candidate) -> bool:
+        return any(m.risky and (candidate.path, m.line) not in covered for m in candidate.mutations)
+
+    return sorted(plausible, key=lambda c: (len(c.mutations), unvouched(c), -c.score, c.size, c.id))
+
+
+def covered_lines(records: list[dict]) -> set[tuple[str, int]]:
+    """Every (path, line) some test executed, from the zygote's coverage records."""
+    covered = set()
+    for record in records:
+        if record.get("kind") == "test":
+            for segment in record.get("segments", []):
+                covered.update((str(p), int(n)) for p, n in segment.get("lines", []))
+    return covered
 
 
 def _same_operator_pairs(tried: list[Candidate], excluded: set[int]):

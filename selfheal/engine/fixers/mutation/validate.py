@@ -114,6 +114,7 @@ class SearchRun:
     command_exit_code: int | None = None
     command_output: str = ""
     finished: bool = False
+    stop_reason: str = ""  # "plausible" | "deadline" | "exhausted"
     launched_at: float = 0.0  # time.monotonic() when the sandbox run was started
 
     @property
@@ -267,6 +268,8 @@ def read_records(
             run.first_plausible_seconds = float(record.get("seconds", 0.0))
         elif kind == "confirm":
             (run.confirmed if record.get("passed") else run.refuted).append(record.get("id"))
+        elif kind == "stopped":
+            run.stop_reason = str(record.get("reason", ""))
         elif kind == "end":
             run.finished = True
 
