@@ -218,6 +218,17 @@ def report_to_error_group(proposal: Proposal, healed: bool) -> None:
         finish_healing(group, healed and proposal.changes.exists())
 
 
+def report_review_to_patterns(proposal: Proposal, approved: bool, reviewer) -> None:
+    """A person's verdict on fixes made by learned templates counts for (or against) the pattern."""
+    if reviewer is None:
+        return
+    from patterns.services import record_review
+
+    kept = proposal.attempts.filter(outcome__in=["passed", "improved"], pattern_id__isnull=False)
+    for pattern_id in set(kept.values_list("pattern_id", flat=True)):
+        record_review(pattern_id, approved, reviewer, proposal.project)
+
+
 def ensure_can_review(user: AbstractBaseUser, proposal: Proposal) -> None:
     require_role(user, proposal.project, Role.REVIEWER)
 
@@ -238,6 +249,7 @@ def approve(proposal_id: int, reviewer: AbstractBaseUser | None, note: str = "",
     proposal.save(update_fields=["status", "status_reason", "updated_at"])
     Review.objects.create(proposal=proposal, decision=ReviewDecision.APPROVED, reviewer=reviewer,
                           note=note, automatic=automatic)  # fmt: skip
+    report_review_to_patterns(proposal, True, reviewer)
     apply_to_project(proposal)
     return proposal
 
@@ -268,5 +280,6 @@ def reject(proposal_id: int, reviewer: AbstractBaseUser | None, note: str = "") 
     proposal.save(update_fields=["status", "status_reason", "stage", "updated_at"])
     Review.objects.create(proposal=proposal, decision=ReviewDecision.REJECTED, reviewer=reviewer,
                           note=note)  # fmt: skip
+    report_review_to_patterns(proposal, False, reviewer)
     report_to_error_group(proposal, healed=False)
     return proposal
