@@ -19,10 +19,9 @@ def build_fixers(project: Project) -> tuple[list[Fixer], list[StrategyNote]]:
 
     Also returns the strategies that are off, with why, so the history can say so."""
     from patterns.services import BreakerGuardedFixer, TemplateFixer
-    from selfheal.engine.fixers.revert import RevertFixer
-
     from selfheal.engine.fixers.llm import OFF_REASON, LLMFixer
     from selfheal.engine.fixers.mutation import MutationFixer
+    from selfheal.engine.fixers.revert import RevertFixer
     from selfheal.engine.fixers.rules import RulesFixer
 
     fixers: list[Fixer] = [TemplateFixer(project), RulesFixer(), MutationFixer(), RevertFixer()]
