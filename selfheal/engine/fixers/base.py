@@ -32,7 +32,9 @@ class PreviousAttempt:
 
 @dataclass
 class FixContext:
-    files: dict[str, str]  # the project's files with the proposal's changes (and kept fixes) applied
+    files: dict[
+        str, str
+    ]  # the project's files with the proposal's changes (and kept fixes) applied
     changed_paths: list[str]  # files the proposal created or modified
     test_command: str
     test_result: SandboxResult  # the failing run being fixed
