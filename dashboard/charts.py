@@ -29,9 +29,9 @@ def heals_chart(points: list[DayPoint]) -> SafeString:
     """Bars: proposals healed per day; a faint bar behind each shows the runs that day."""
     if not points:
         return SafeString("")
-    peak = max(p.runs for p in points) or 1
+    peak = max(p.runs for p in points)
     slot = WIDTH / len(points)
-    scale = (HEIGHT - TOP) / peak
+    scale = (HEIGHT - TOP) / max(peak, 1)
     bars = format_html_join(
         "",
         '<g><rect x="{x}" y="{ry}" width="{bw}" height="{rh}" class="runs"/>'
