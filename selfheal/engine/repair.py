@@ -226,12 +226,10 @@ def repair(
     result.seconds = time.monotonic() - started
     if result.first_plausible_seconds is not None:
         # The zygote counts from its own start; add what came before it: checking the input,
-        # starting the sandbox and the interpreter (the run's length minus the zygote's).
-        before_zygote = run.sandbox.duration - max(
-            (r.get("t", 0.0) for r in run.records), default=0
-        )
-        preparing = result.seconds - run.sandbox.duration
-        result.first_plausible_seconds += max(0.0, before_zygote) + max(0.0, preparing)
+        # then starting the sandbox and the interpreter (the run's length minus the zygote's).
+        zygote_seconds = max((r.get("t", 0.0) for r in run.records), default=0.0)
+        before_zygote = max(0.0, run.sandbox.duration - zygote_seconds)
+        result.first_plausible_seconds += (run.launched_at - started) + before_zygote
     return result
 
 

@@ -10,7 +10,7 @@ import pytest
 from selfheal.engine import localize
 from selfheal.engine.fixers.mutation.validate import SearchSettings, run_search
 from selfheal.engine.localize import Segment, Spectrum
-from selfheal.engine.zygote import SegmentTracer, assert_starts
+from selfheal.engine.zygote.tracer import SegmentTracer, assert_starts
 
 
 def spectrum(nodeid, *segments, outcome=None, crash=()):

@@ -1,4 +1,4 @@
-"""One sandbox run of the zygote (`engine/zygote.py`): the service side.
+"""One sandbox run of the zygote (`engine/zygote/`): the service side.
 
 The sandbox gets the project's files, the zygote and the pure-Python search modules (as the
 package `selfheal_mutation`, which is how the zygote imports them), and a job. Inside, the zygote
@@ -10,6 +10,7 @@ zygote validated matches the code generated here.
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import time
@@ -20,15 +21,25 @@ from ... import localize, zygote
 from ...sandbox import SandboxLimits, SandboxResult, run_in_sandbox
 from .search import Candidate, MutationSearch
 
-ENGINE_DIR = Path(__file__).resolve().parent.parent.parent
-SHIPPED_MODULES = {
-    "__init__.py": None,
-    "zygote.py": ENGINE_DIR / "zygote.py",
-    "localize.py": ENGINE_DIR / "localize.py",
-    "source.py": ENGINE_DIR / "fixers" / "mutation" / "source.py",
-    "operators.py": ENGINE_DIR / "fixers" / "mutation" / "operators.py",
-    "search.py": ENGINE_DIR / "fixers" / "mutation" / "search.py",
-}
+MUTATION_DIR = Path(__file__).resolve().parent
+ENGINE_DIR = MUTATION_DIR.parent.parent
+
+
+@functools.cache
+def shipped_modules() -> dict[str, str]:
+    """The package the sandbox imports as `selfheal_mutation`: this search (source, operators,
+    search), the localisation and the zygote, all pure Python, as {relative path: source}."""
+    sources = {
+        "localize.py": ENGINE_DIR / "localize.py",
+        "source.py": MUTATION_DIR / "source.py",
+        "search.py": MUTATION_DIR / "search.py",
+    }
+    for package in (MUTATION_DIR / "operators", ENGINE_DIR / "zygote"):
+        for path in sorted(package.glob("*.py")):
+            sources[f"{package.name}/{path.name}"] = path
+    return {"__init__.py": "", **{name: path.read_text() for name, path in sources.items()}}
+
+
 # pytest options that make no sense when the zygote drives the run.
 DROPPED_OPTIONS = {"-x", "--exitfirst", "--lf", "--last-failed", "--ff", "--failed-first", "--sw"}
 DROPPED_WITH_VALUE = {"-n", "--numprocesses", "--junitxml", "--junit-xml", "--maxfail"}
@@ -152,8 +163,8 @@ def job_for(test_command: str, target_paths: list[str], settings: SearchSettings
 
 def sandbox_files(files: dict[str, str], job: dict) -> dict[str, str]:
     shipped = {
-        f"{zygote.PACKAGE_DIR}/{zygote.PACKAGE}/{name}": path.read_text() if path else ""
-        for name, path in SHIPPED_MODULES.items()
+        f"{zygote.PACKAGE_DIR}/{zygote.PACKAGE}/{name}": text
+        for name, text in shipped_modules().items()
     }
     return {
         **files,
