@@ -460,6 +460,8 @@ def main() -> None:
         f"HumanEvalFix: {len(rows)} bugs, budget {args.budget_seconds:g} s each, "
         f"isolation {detect_isolation().level}, {os.cpu_count()} CPUs"
     )
+    # The naive baseline first, under the same load as the run that follows.
+    naive = naive_rate(rows[: args.naive_bugs]) if args.naive_bugs else None
     settings = SearchSettings(workers=args.workers)
     started = time.monotonic()
     outcomes = []
@@ -491,7 +493,6 @@ def main() -> None:
             print(f"{outcome['task_id']}: plausible, not correct: {outcome['judge_reason']}")
     wall = time.monotonic() - started
     judging = wall - (repairs_done - started)
-    naive = naive_rate(rows[: args.naive_bugs]) if args.naive_bugs else None
     print()
     report(outcomes, wall, judging, naive)
     if args.json:

@@ -47,7 +47,7 @@ def spectra_from_records(records: list[dict]) -> list[Spectrum]:
         if record.get("kind") != "test":
             continue
         segments = [
-            Segment(bool(s.get("passed")), frozenset((str(p), int(n)) for p, n in s["lines"]))
+            Segment(bool(s.get("passed")), frozenset(segment_lines(s)))
             for s in record.get("segments", [])
         ]
         spectra.append(
@@ -61,6 +61,12 @@ def spectra_from_records(records: list[dict]) -> list[Spectrum]:
             )
         )
     return spectra
+
+
+def segment_lines(segment: dict) -> list[Line]:
+    """The lines of a zygote segment record ({"lines": {path: [line, ...]}})."""
+    lines = segment.get("lines") or {}
+    return [(str(path), int(n)) for path, numbers in lines.items() for n in numbers]
 
 
 def ochiai(spectra: list[Spectrum]) -> dict[Line, float]:

@@ -10,7 +10,7 @@ import pytest
 from selfheal.engine import localize
 from selfheal.engine.fixers.mutation.validate import SearchSettings, run_search
 from selfheal.engine.localize import Segment, Spectrum
-from selfheal.engine.zygote.tracer import SegmentTracer, assert_starts
+from selfheal.engine.zygote.tracer import MAX_SEGMENTS, SegmentTracer, assert_starts
 
 
 def spectrum(nodeid, *segments, outcome=None, crash=()):
@@ -64,7 +64,7 @@ def test_spectra_from_zygote_records():
             "nodeid": "tests/test_m.py::test_a",
             "outcome": "failed",
             "duration": 0.01,
-            "segments": [{"passed": False, "lines": [["m.py", 4]]}],
+            "segments": [{"passed": False, "lines": {"m.py": [4]}}],
             "crash": [["m.py", 4]],
         },
     ]
@@ -119,9 +119,30 @@ def test_segment_tracer_splits_a_test_at_its_asserts(tmp_path, monkeypatch):
     segments = tracer.stop(passed)
     sys.modules.pop("shapes", None)
     assert [s["passed"] for s in segments] == [True, True, False]
-    assert segments[0]["lines"] == [["shapes.py", 2], ["shapes.py", 4]]
-    assert segments[1]["lines"] == [["shapes.py", 2], ["shapes.py", 3]]
-    assert segments[2]["lines"] == [["shapes.py", 2], ["shapes.py", 4]]
+    assert segments[0]["lines"] == {"shapes.py": [2, 4]}
+    assert segments[1]["lines"] == {"shapes.py": [2, 3]}
+    assert segments[2]["lines"] == {"shapes.py": [2, 4]}
+
+
+def test_a_loop_of_asserts_gives_a_bounded_number_of_segments(tmp_path, monkeypatch):
+    (tmp_path / "square.py").write_text("def square(x):\n    return x * x\n")
+    test = tmp_path / "test_square.py"
+    test.write_text(
+        "from square import square\n\n"
+        "def test_many():\n    for i in range(500):\n        assert square(i) == i * i\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = importlib.util.spec_from_file_location("test_square_traced", test)
+    test_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_module)
+    square = str(tmp_path / "square.py")
+    tracer = SegmentTracer({square: "square.py"}, {str(test): assert_starts(str(test))})
+    tracer.start()
+    test_module.test_many()
+    segments = tracer.stop(True)
+    sys.modules.pop("square", None)
+    assert len(segments) == MAX_SEGMENTS
+    assert all(s["passed"] and s["lines"] == {"square.py": [2]} for s in segments)
 
 
 CORPUS_OFF_BY_ONE = {

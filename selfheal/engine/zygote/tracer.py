@@ -19,11 +19,16 @@ def assert_starts(path):
     return starts
 
 
+# A test with more asserts than this (a loop of them) keeps its last segment open to the end.
+MAX_SEGMENTS = 50
+
+
 class SegmentTracer:
     """Collects the project lines each assert of a test executes.
 
     A segment ends when a test frame moves past an assert (that assert passed); the segment open
-    when the test ends has the test's outcome. A test without asserts is one segment.
+    when the test ends has the test's outcome. A test without asserts is one segment. Lines are
+    recorded as {relative path: [line, ...]}.
     """
 
     def __init__(self, project_paths, assert_lines):
@@ -48,13 +53,16 @@ class SegmentTracer:
         if event == "line":
             start = self.assert_lines[frame.f_code.co_filename].get(frame.f_lineno)
             if self.pending is not None and start != self.pending:
-                self._flush(True)
+                if len(self.segments) < MAX_SEGMENTS - 1:
+                    self._flush(True)
             self.pending = start
         return self._test_line
 
     def _flush(self, passed):
-        lines = sorted([self.project_paths[p], n] for p, n in self.current)
-        self.segments.append({"passed": passed, "lines": lines})
+        lines = {}
+        for path, number in self.current:
+            lines.setdefault(self.project_paths[path], []).append(number)
+        self.segments.append({"passed": passed, "lines": {p: sorted(n) for p, n in lines.items()}})
         self.current = set()
 
     def start(self):
@@ -68,6 +76,3 @@ class SegmentTracer:
         elif not passed:
             self.segments[-1]["passed"] = False
         return self.segments
-
-
-# ---------------------------------------------------------------------------------------------

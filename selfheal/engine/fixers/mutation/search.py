@@ -263,7 +263,8 @@ def covered_lines(records: list[dict]) -> set[tuple[str, int]]:
     for record in records:
         if record.get("kind") == "test":
             for segment in record.get("segments", []):
-                covered.update((str(p), int(n)) for p, n in segment.get("lines", []))
+                for path, numbers in (segment.get("lines") or {}).items():
+                    covered.update((str(path), int(n)) for n in numbers)
     return covered
 
 

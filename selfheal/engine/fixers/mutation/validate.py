@@ -191,6 +191,7 @@ def run_search(
         wall_seconds=wall,
         memory_mb=settings.memory_mb + 1024,
         processes=64,
+        result_bytes=64 * 1024 * 1024,  # coverage of a large suite takes room
     )
     launched_at = time.monotonic()
     result, collected = runner(
