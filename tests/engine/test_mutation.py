@@ -299,7 +299,8 @@ HOSTILE = {
         "    return a + b\n"
     ),
     5: "def add(a, b):\n    try:\n        while True:\n            pass\n    except BaseException:\n        while True:\n            pass\n",
-    6: "def add(a, b):\n    return a + b\n",
+    6: "import os\n\ndef add(a, b):\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
+    7: "def add(a, b):\n    return a + b\n",
 }
 
 
@@ -312,6 +313,7 @@ def test_hostile_candidates_are_contained_and_the_search_goes_on():
         failing_tests=["tests/test_calc.py::test_add"],
         stop={"extra_seconds": 30, "max_plausible": 10},
         candidate_timeout=3.0,
+        workers=1,  # in order: the fork bomb's processes must be gone before the last one
     )
     files = {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS}
     result, collected = run_in_sandbox(
@@ -324,14 +326,14 @@ def test_hostile_candidates_are_contained_and_the_search_goes_on():
     records = validate.parse_records(collected[zygote.RESULTS_FILE])
     outcomes = {r["id"]: r for r in records if r["kind"] == "candidate"}
     assert set(outcomes) == set(HOSTILE), result.stderr
-    assert outcomes[6]["status"] == "plausible"  # the good one, validated after all the others
-    for key in (1, 2, 3, 4, 5):
+    assert outcomes[7]["status"] == "plausible"  # the good one, validated after all the others
+    for key in (1, 2, 3, 4, 5, 6):
         assert outcomes[key]["status"] != "plausible", outcomes[key]
     assert outcomes[1]["status"] in ("failed", "timeout")  # the alarm, or the parent's kill
     assert outcomes[5]["status"] == "timeout"  # swallows the alarm: killed by the parent
     assert outcomes[3]["status"] == "crashed"
     assert "ConnectionRefused" in outcomes[4]["message"] or "OSError" in outcomes[4]["message"]
-    assert outcomes[6]["digest"] == zygote.text_digest(HOSTILE[6])
+    assert outcomes[7]["digest"] == zygote.text_digest(HOSTILE[7])
     assert result.isolation != "unsafe-rlimits" and not result.timed_out
 
 

@@ -121,6 +121,20 @@ def failure_message(text):
     return (lines[-1] if lines else "")[:300]
 
 
+def start_child(work, timeout, memory_mb, exiting, patience=3.0):
+    """A new Child, waiting up to `patience` seconds while a killed fork bomb's processes (still
+    counted against the sandbox's process limit) go away. None if it never works."""
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            return Child(work, timeout, memory_mb)
+        except (BlockingIOError, OSError):
+            if time.monotonic() > give_up:
+                return None
+            exiting[:] = reap(exiting, block=False)
+            time.sleep(0.05)
+
+
 def run_children(jobs, workers, on_record, should_stop, final=lambda record: False):
     """Run `jobs` ([(key, work, timeout, memory_mb)]) with up to `workers` children at a time.
     on_record(key, record) gets every record a child sends, then {"exit": True, "timed_out": b}.
@@ -138,7 +152,11 @@ def run_children(jobs, workers, on_record, should_stop, final=lambda record: Fal
         exiting = reap(exiting, block=False)
         while pending and len(running) < workers and not should_stop():
             key, work, timeout, memory_mb = pending.pop(0)
-            child = Child(work, timeout, memory_mb)
+            child = start_child(work, timeout, memory_mb, exiting)
+            if child is None:
+                on_record(key, {"error": "cannot fork: the process limit is reached"})
+                on_record(key, {"exit": True, "timed_out": False})
+                continue
             running[child.fd] = (key, child)
         if not running:
             break
