@@ -24,12 +24,13 @@ def check_rate(project_id: int, cost: int = 1, now: float | None = None) -> None
     now = time.time() if now is None else now
     window = int(now // WINDOW_SECONDS)
     key = f"monitoring:rate:{project_id}:{window}"
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    try:
+    try:  # the window's counter exists but for the first request of a window: one round trip
         used = cache.incr(key, cost)
-    except ValueError:  # expired between add and incr
-        cache.set(key, cost, timeout=WINDOW_SECONDS + 5)
-        used = cost
+    except ValueError:
+        if cache.add(key, cost, timeout=WINDOW_SECONDS + 5):
+            used = cost
+        else:  # another process started the window first
+            used = cache.incr(key, cost)
     limit = limit_per_minute()
     if used > limit:
         retry_after = max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
