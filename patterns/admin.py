@@ -1,5 +1,6 @@
 """Admin for learning: patterns with their templates and outcomes, the auto-apply policies and the
-threshold adjustments they caused, and the circuit breakers with their transitions.
+threshold adjustments they caused, the circuit breakers with their transitions, the fix-variant
+experiments with their rollouts, and the self-improvement reports.
 
 Counts, confidence and states only change through the services; what a person decides here
 (promote a candidate pattern, deprecate one, release one from quarantine, close a circuit) goes
@@ -11,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
 from . import services
@@ -18,13 +20,17 @@ from .models import (
     AutoApplyPolicy,
     BreakerTransition,
     CircuitBreaker,
+    Experiment,
     FixTemplate,
     IllegalTransition,
+    ImprovementRun,
     Pattern,
     PatternOutcome,
     PatternStatus,
+    RolloutStep,
     ThresholdAdjustment,
 )
+from .services import experiments
 
 OUTCOMES_SHOWN = 50
 PRE_STYLE = "white-space:pre-wrap;font:12px/1.45 monospace;margin:0"
@@ -167,6 +173,10 @@ class AutoApplyPolicyAdmin(admin.ModelAdmin):
                                     "quiet_hours_raise"]}),
         ("Load", {"fields": ["queue_depth_limit", "queue_depth_raise", "failure_rate_limit",
                              "failure_rate_raise", "failure_window_minutes"]}),
+        ("Self-improvement", {"fields": ["threshold_optimisation"],
+                              "description": "Whether the weekly self-improvement only proposes "
+                                             "the lowest threshold with 95% historical precision, "
+                                             "or sets it."}),
     ]  # fmt: skip
 
 
@@ -220,3 +230,88 @@ class CircuitBreakerAdmin(admin.ModelAdmin):
         for row in queryset:
             services.reset_breaker(row.name, f"closed by hand by {request.user}")
         self.message_user(request, f"{queryset.count()} circuit(s) closed.", messages.SUCCESS)
+
+
+class RolloutStepInline(ReadOnlyMixin, admin.TabularInline):
+    model = RolloutStep
+    extra = 0
+    can_delete = False
+    fields = ["percent", "status", "winner_successes", "winner_trials", "champion_successes",
+              "champion_trials", "reason", "started_at", "finished_at"]  # fmt: skip
+    readonly_fields = fields
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Experiments start by themselves (a pattern with a new template) or through the API; here
+    a person reads them, and may check, stop or roll back through the services."""
+
+    list_display = ["id", "name", "status", "allocation", "method", "winner", "rollout_percent",
+                    "created_at"]  # fmt: skip
+    list_filter = ["status", "allocation", "method"]
+    search_fields = ["name", "prompt"]
+    list_select_related = ["winner"]
+    fields = ["name", "pattern", "prompt", "allocation", "method", "min_samples_per_arm",
+              "looks_done", "step_min_outcomes", "status", "status_reason", "decision",
+              "champion", "winner", "rollout_percent", "numbers", "created_at", "decided_at",
+              "finished_at"]  # fmt: skip
+    readonly_fields = fields
+    inlines = [RolloutStepInline]
+    actions = ["check_now", "stop_experiments", "roll_back_rollouts"]
+
+    @admin.display(description="variants")
+    def numbers(self, obj: Experiment) -> str:
+        rows = experiments.variant_numbers(obj)
+        return format_html(
+            "<table><tr><th>variant</th><th>successes / trials</th><th>success rate</th>"
+            "<th>95% interval</th><th>while exploring</th><th>traffic now</th><th></th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (v.label, v.successes, v.trials,
+                     "—" if v.rate is None else f"{v.rate:.1%}",
+                     "—" if v.interval is None else f"{v.interval[0]:.1%} – {v.interval[1]:.1%}",
+                     v.exploring_successes, v.exploring_trials,
+                     "Thompson" if v.share is None else f"{v.share:.0%}",
+                     " ".join(t for t, on in (("champion", v.champion), ("winner", v.winner)) if on))
+                    for v in rows
+                ),
+            ),
+        )  # fmt: skip
+
+    def _each(self, request: HttpRequest, queryset: QuerySet, action, *args) -> None:
+        _superuser_only(request)
+        for experiment in queryset:
+            try:
+                action(experiment.pk, *args)
+            except experiments.ExperimentConflict as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+
+    @admin.action(description="Check now: winner test or rollout step")
+    def check_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _superuser_only(request)
+        for experiment in queryset:
+            result = experiments.check_experiment(experiment.pk)
+            self.message_user(request, f"#{experiment.pk} {result.action}: {result.reason}")
+
+    @admin.action(description="Stop the selected experiments (the champion keeps the traffic)")
+    def stop_experiments(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, experiments.stop, str(request.user), "stopped in the admin")
+
+    @admin.action(description="Roll back the selected rollouts")
+    def roll_back_rollouts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(request, queryset, experiments.roll_back, str(request.user),
+                   "rolled back in the admin")  # fmt: skip
+
+
+@admin.register(ImprovementRun)
+class ImprovementRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["started_at", "trigger", "summary"]
+    list_filter = ["trigger"]
+    fields = ["started_at", "finished_at", "trigger", "report_shown"]
+    readonly_fields = fields
+
+    @admin.display(description="report")
+    def report_shown(self, obj: ImprovementRun) -> str:
+        return render_to_string("patterns/_improvement_report.html", {"run": obj})

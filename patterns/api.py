@@ -1,4 +1,5 @@
-"""JSON API of what selfheal has learned: patterns (with their templates and outcomes) and stats."""
+"""JSON API of what selfheal has learned: patterns (with their templates and outcomes), stats, and
+(from api_experiments) fix-variant experiments and self-improvement runs."""
 
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from ninja.errors import HttpError
 
 from selfheal.services import get_project_for, projects_for
 
+from .api_experiments import router as experiments_router
 from .models import Pattern, PatternStatus
 from .services import learning_stats, visible_project_names
 
@@ -158,3 +160,6 @@ def stats(request: HttpRequest, project: str | None = None):
     per category; `project` (id or slug) narrows the heals to that project's."""
     chosen = get_project_for(request.user, project) if project else None
     return {"project": chosen.slug if chosen else None, **learning_stats(chosen)}
+
+
+router.add_router("", experiments_router)

@@ -31,15 +31,13 @@ def update_contextual_thresholds(now: str | None = None) -> dict:
 
 @shared_task(name="patterns.tasks.quality_checks")
 def quality_checks(now: str | None = None) -> dict:
-    # Fix variants (A/B) and their gradual rollouts arrive with the Improve issue; until then there
-    # is nothing to check, and the beat entry says so rather than pretending.
-    logger.info("Quality checks: no experiments yet (fix variants and rollouts are not built)")
-    return {"checked": 0, "detail": "no experiments yet"}
+    """Start the experiments patterns with new templates are owed; in every open experiment,
+    declare a winner when the test says so, judge the rollout step, roll back regressions."""
+    return services.run_quality_checks(_clock(now)).as_dict()
 
 
 @shared_task(name="patterns.tasks.self_improvement")
-def self_improvement(now: str | None = None) -> dict:
-    # Calibration and threshold optimisation arrive with the Improve issue (selfheal.engine.stats
-    # already has the Brier score, reliability bins and ECE they need).
-    logger.info("Self-improvement: not built yet (calibration and threshold optimisation)")
-    return {"runs": 0, "detail": "not built yet"}
+def self_improvement(now: str | None = None, trigger: str = "beat") -> dict:
+    """Calibration, threshold optimisation, pattern maturity, learning efficiency: one stored run."""
+    run = services.run_self_improvement(trigger, _clock(now))
+    return {"run": run.pk, "summary": run.summary}

@@ -3,15 +3,15 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 
 from monitoring.models import Alert, AlertStatus, HealingAction
-from patterns.models import CircuitBreaker, FixTemplate, Pattern, PatternStatus
+from patterns.models import CircuitBreaker, Pattern
 from patterns.services import BreakerStatus, breaker_status
+from patterns.services.experiments import ExperimentView, VariantNumbers, experiments_to_show
 from proposals.models import FixAttempt
-from selfheal.engine.stats import wilson_interval
 
-from .scope import Scope, patterns_in, rate
+from .scope import Scope, patterns_in
 
 RECENT_ACTIONS = 20
 PATTERNS_SHOWN = 15
@@ -111,51 +111,14 @@ def breakers() -> list[BreakerStatus]:
     return sorted(statuses, key=lambda s: s.state == "closed")
 
 
-@dataclass
-class Variant:
-    label: str
-    description: str
-    trials: int
-    successes: int
-    rate: float | None
-    interval: tuple[float, float] | None
-
-
-@dataclass
-class Experiment:
-    pattern: Pattern
-    variants: list[Variant]
+# The dashboard's names for the experiments and variants the patterns app computes.
+Experiment = ExperimentView
+Variant = VariantNumbers
 
 
 def running_experiments(scope: Scope, limit: int = EXPERIMENTS_SHOWN) -> list[Experiment]:
-    """A live pattern with two or more templates is an experiment: its templates compete as fix
-    variants. Per variant: trials, successes, success rate with its 95% Wilson interval."""
-    competing = (
-        FixTemplate.objects.values("pattern")
-        .annotate(variants=Count("pk"))
-        .filter(variants__gte=2)
-        .values("pattern")
-    )
-    patterns = (
-        patterns_in(scope)
-        .filter(pk__in=competing, status__in=[PatternStatus.CANDIDATE, PatternStatus.ACTIVE])
-        .prefetch_related("templates")
-        .order_by("-last_used_at", "-pk")[:limit]
-    )
-    experiments = []
-    for pattern in patterns:
-        variants = []
-        for template in pattern.templates.all():
-            trials = template.successes + template.failures
-            variants.append(
-                Variant(
-                    label=template.variant,
-                    description=template.description,
-                    trials=trials,
-                    successes=template.successes,
-                    rate=rate(template.successes, trials),
-                    interval=wilson_interval(template.successes, trials) if trials else None,
-                )
-            )
-        experiments.append(Experiment(pattern, variants))
-    return experiments
+    """Open experiments (fix variants competing, or a winner rolling out) on the patterns in scope
+    and on LLM prompts, then patterns whose competing templates wait for their experiment, then
+    experiments finished this week. Per variant: trials, successes, success rate with its 95%
+    Wilson interval, share of the traffic."""
+    return experiments_to_show(patterns_in(scope), limit)

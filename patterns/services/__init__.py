@@ -1,5 +1,6 @@
 """The only place that changes patterns, outcomes, thresholds and breakers. Split by concept:
-learning, matching (the template fixer), policy (auto-apply), breakers, reporting."""
+learning, matching (the template fixer), policy (auto-apply), breakers, reporting, experiments
+(fix variants and their rollouts), improvement (the self-improvement cycle)."""
 
 from .breakers import (
     BreakerGuardedFixer,
@@ -10,6 +11,17 @@ from .breakers import (
     record_call,
     reset_breaker,
 )
+from .experiments import (
+    ExperimentConflict,
+    ExperimentInvalid,
+    VariantSpec,
+    assign_prompt_variant,
+    create_experiment,
+    record_assignment_outcome,
+    run_quality_checks,
+    variant_numbers,
+)
+from .improvement import FixRecord, register_fix_history, run_self_improvement
 from .learning import (
     decay_patterns,
     learn_from_fix,
@@ -32,10 +44,16 @@ __all__ = [
     "AutoApplyDecision",
     "BreakerGuardedFixer",
     "BreakerStatus",
+    "ExperimentConflict",
+    "ExperimentInvalid",
+    "FixRecord",
     "PatternMatch",
     "TemplateFixer",
+    "VariantSpec",
+    "assign_prompt_variant",
     "breaker_status",
     "call_with_breaker",
+    "create_experiment",
     "decay_patterns",
     "decide_auto_apply",
     "effective_threshold",
@@ -45,11 +63,16 @@ __all__ = [
     "learning_stats",
     "measure_queue_depth",
     "quarantine",
+    "record_assignment_outcome",
     "record_call",
     "record_outcome",
     "record_review",
+    "register_fix_history",
     "reset_breaker",
+    "run_quality_checks",
+    "run_self_improvement",
     "set_status",
     "update_contextual_thresholds",
+    "variant_numbers",
     "visible_project_names",
 ]

@@ -30,6 +30,7 @@ from selfheal.models import Project, Role
 from selfheal.services import AccessDenied, ProjectNotFound, require_role
 
 from ..models import FixTemplate, IllegalTransition, Pattern, PatternOutcome, PatternStatus
+from . import experiments
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def learn_from_fix(
             candidate.metadata["pattern_id"], True, project=project, source="template",
             detail="the template's fix made the tests pass",
             template_id=candidate.metadata.get("template_id"),
+            assignment_id=candidate.metadata.get("assignment_id"),
         )  # fmt: skip
         return outcome.pattern if outcome else None
     review = review_patch(candidate.patch, context.files)
@@ -160,6 +162,8 @@ def _record_learned(
             source=source,
             variant=_next_variant(pattern),
         )
+        # A second way to fix the same failure: the templates compete as fix variants.
+        experiments.start_pattern_experiment(pattern.pk)
     pattern.projects.add(project)
     if pattern.outcomes.filter(occurrence=occurrence, success=True).exists():
         return pattern  # this very failure was learned before
@@ -250,9 +254,13 @@ def record_outcome(
     source: str,
     detail: str = "",
     template_id: int | None = None,
+    assignment_id: int | None = None,
 ) -> PatternOutcome | None:
     """One outcome of a pattern's use (a template tried by the loop, a review, ...). Returns None
-    when the pattern no longer exists."""
+    when the pattern no longer exists.
+
+    A template's outcome also settles its fix-variant assignment: the one named (the candidate's
+    `assignment_id`), else the newest pending one of that template in that project."""
     pattern = Pattern.objects.select_for_update().filter(pk=pattern_id).first()
     if pattern is None:
         logger.warning("Outcome for pattern #%s, which no longer exists, dropped", pattern_id)
@@ -263,6 +271,8 @@ def record_outcome(
             FixTemplate.objects.select_for_update().filter(pk=template_id, pattern=pattern).first()
         )
     outcome = _add_outcome(pattern, template, project, success, source, detail)
+    if template is not None:
+        experiments.record_template_outcome(template.pk, project, success, assignment_id)
     if project is not None:
         pattern.projects.add(project)
     return outcome

@@ -27,7 +27,8 @@ from selfheal.engine.templates import (
 )
 from selfheal.models import Project
 
-from ..models import Pattern, PatternStatus
+from ..models import FixTemplate, Pattern, PatternStatus
+from . import experiments
 from .learning import quarantine
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ class TemplateFixer:
         self, match: PatternMatch, failure: Failure, context: FixContext, classification
     ) -> list[Candidate]:
         pattern = match.pattern
-        found = []
-        for row in pattern.templates.order_by("-confidence", "variant"):
+        applied = []  # (template row, its applications), the pattern's preferred template first
+        for row in _templates_in_order(pattern):
             try:
                 template = template_from_spec(row.spec)
                 applications = apply_template(template, context.files, failure)
@@ -146,12 +147,26 @@ class TemplateFixer:
                 )
                 self._skip(pattern.pk, row.pk, f"internal error: {type(exc).__name__}: {exc}")
                 continue
+            if applications:
+                applied.append((row, applications))
+        experiment_metadata: dict = {}
+        experiment = experiments.open_experiment(pattern) if applied else None
+        if experiment is not None:
+            # The variants compete: this failure gets one of them, and only that one is proposed.
+            applying = {row.pk for row, _ in applied}
+            eligible = {v.label for v in experiment.variants.all() if v.template_id in applying}
+            assignment = experiments.assign(experiment, self.project, eligible=eligible)
+            if assignment is not None:
+                applied = [(r, a) for r, a in applied if r.pk == assignment.variant.template_id]
+                experiment_metadata = {
+                    "experiment_id": experiment.pk,
+                    "assignment_id": assignment.pk,
+                    "variant": assignment.variant.label,
+                }
+        found = []
+        how = "exact signature" if match.exact else f"similar failure ({match.similarity:.0%})"
+        for row, applications in applied:
             for application in applications:
-                how = (
-                    "exact signature"
-                    if match.exact
-                    else f"similar failure ({match.similarity:.0%})"
-                )
                 found.append(
                     Candidate(
                         strategy="template",
@@ -171,6 +186,7 @@ class TemplateFixer:
                             "match": "exact" if match.exact else "similar",
                             "similarity": round(match.similarity, 3),
                             "bindings": {k: str(v) for k, v in application.bindings.items()},
+                            **experiment_metadata,
                         },
                     )
                 )
@@ -181,6 +197,16 @@ class TemplateFixer:
         self.skipped.append(
             {"pattern_id": pattern_id, "template_id": template_id, "reason": reason}
         )
+
+
+def _templates_in_order(pattern: Pattern) -> list[FixTemplate]:
+    """The pattern's templates, the one it serves outside experiments (its champion) first, then
+    the most confident."""
+    rows = list(pattern.templates.order_by("-confidence", "variant"))
+    if len(rows) > 1:
+        preferred = experiments.preferred_template_id(pattern)
+        rows.sort(key=lambda row: row.pk != preferred)
+    return rows
 
 
 def _unique(candidates: list[Candidate]) -> list[Candidate]:
