@@ -17,6 +17,9 @@ from .source import Edit, Source, apply_edits, overlapping
 STATEMENT_SHARE = 0.9
 # Two edits at once are less likely than one: their product is scaled by this.
 COMBINATION_FACTOR = 0.5
+# How many lines to mutate for `limit` candidates: limit / CANDIDATES_PER_LINE, at least MIN_LINES.
+CANDIDATES_PER_LINE = 5
+MIN_LINES = 40
 # A line named by a traceback when coverage could not be measured.
 TRACEBACK_WEIGHT = 0.5
 UNMEASURED_SCORE = 0.3
@@ -89,12 +92,17 @@ class MutationSearch:
     def singles(
         self, files: dict[str, str], suspicious: dict[tuple[str, int], float], limit: int
     ) -> list[Candidate]:
-        """Single-edit candidates on the suspicious lines, best first, at most `limit`."""
+        """Single-edit candidates on the suspicious lines, best first, at most `limit`. Only the
+        most suspicious lines are mutated (a line gives a dozen candidates or so): a large
+        project's failing tests may run thousands."""
         found: list[Candidate] = []
+        ranked = sorted(
+            (item for item in suspicious.items() if item[0][0] in files and item[1] > 0),
+            key=lambda item: (-item[1], item[0]),
+        )
         by_path: dict[str, dict[int, float]] = {}
-        for (path, line), score in suspicious.items():
-            if path in files and score > 0:
-                by_path.setdefault(path, {})[line] = score
+        for (path, line), score in ranked[: max(MIN_LINES, limit // CANDIDATES_PER_LINE)]:
+            by_path.setdefault(path, {})[line] = score
         for path, lines in sorted(by_path.items()):
             source = Source(path, files[path])
             for node, score in self._sites(source, lines):
