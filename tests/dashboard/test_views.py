@@ -169,3 +169,14 @@ def test_a_scan_that_cannot_be_queued_says_so(
     html = poll.content.decode()
     assert 'data-status="failed"' in html and "could not be queued (ConnectionError)" in html
     assert "every 1s" not in html and "disabled" not in html  # the button works again
+
+
+def test_a_user_with_no_projects_sees_empty_states_not_errors(client, db):
+    from django.contrib.auth import get_user_model
+
+    loner = get_user_model().objects.create_user("loner", "loner@example.com", "pw-loner-123")
+    client.force_login(loner)
+    html = client.get("/self-healing").content.decode()
+    assert "No healing actions yet" in html and "No open alerts" in html
+    assert "needs the reviewer role in one of your projects" in html
+    assert client.get("/api/v1/self-healing/stats").json()["successful_heals"] == 0
