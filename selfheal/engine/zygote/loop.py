@@ -71,10 +71,7 @@ class SearchState:
 def run_search(job, results, engine, suspicious, extra_lines, validate, confirm=None, coverage=()):
     """Generate, validate, combine, confirm. The service replays the generation from the
     records (`mutation/validate.py`), so every generation step is written down as a phase.
-
-    Single edits go in batches; after each batch, pairs of the edits that made some failing
-    tests pass are tried before the next batch. When the single edits are exhausted, wider pairs.
-    """
+    Two-edit combinations come only once every single edit has been tried, budget allowing."""
     files = {path: read_file(path) for path in job["project_files"]}
     suspicious = engine.search.target_suspiciousness(suspicious, extra_lines, files)
     results.write(kind="suspicious", lines=[[p, n, s] for (p, n), s in suspicious.items()])
@@ -83,25 +80,8 @@ def run_search(job, results, engine, suspicious, extra_lines, validate, confirm=
     results.write(kind="phase", name="singles", count=len(singles))
     everything = list(singles)
     room = job["max_candidates"] - len(singles)
-    batch = job.get("batch", 150)
     state = SearchState()
-    position = 0
-    while position < len(singles) and not state.finished(job):
-        validate([as_job(c) for c in singles[position : position + batch]], state)
-        position += batch
-        tried = [c for c in singles[:position] if c.id in state.results]
-        limit = min(room, job.get("pairs_per_batch", 30))
-        if state.plausible or limit <= 0 or state.finished(job):
-            continue
-        pairs = search.progress_pairs(files, tried, state.progress(), limit)
-        if pairs:
-            results.write(
-                kind="phase", name="progress_pairs", count=len(pairs), limit=limit,
-                tried=[c.id for c in tried],
-            )  # fmt: skip
-            validate([as_job(c) for c in pairs], state)
-            everything += pairs
-            room -= len(pairs)
+    validate([as_job(c) for c in singles], state)
     tried = [c for c in singles if c.id in state.results]
     if not state.plausible and len(tried) == len(singles) and room > 0 and not out_of_time(job):
         pairs = search.combinations(files, tried, state.progress(), room)

@@ -132,31 +132,6 @@ class MutationSearch:
             if score > 0:
                 yield node, score
 
-    def progress_pairs(
-        self,
-        files: dict[str, str],
-        tried: list[Candidate],
-        progress: dict[int, int],
-        limit: int,
-    ) -> list[Candidate]:
-        """Pairs of single edits that each made some failing tests pass before failing
-        (`progress`: candidate id -> failing tests passed), or one of them with a top-ranked
-        single edit: two half-fixes often make a whole one."""
-        singles = [c for c in tried if len(c.mutations) == 1]
-        partial = sorted(
-            (c for c in singles if progress.get(c.id, 0) > 0),
-            key=lambda c: (-progress[c.id], -c.score, c.id),
-        )[:20]
-        best = sorted(singles, key=lambda c: (-c.score, c.id))[:10]
-        pool = list({c.id: c for c in partial + best}.values())
-        partial_ids = {c.id for c in partial}
-        pairs = [
-            (self._pair_weight(a, b, progress), a, b)
-            for a, b in itertools.combinations(pool, 2)
-            if a.id in partial_ids or b.id in partial_ids
-        ]
-        return self._build_pairs(files, pairs, limit)
-
     def combinations(
         self,
         files: dict[str, str],
