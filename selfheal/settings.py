@@ -68,6 +68,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'selfheal.sqlite3'}"),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+# Keep connections between requests: a new PostgreSQL connection per request cost the ingest
+# endpoint two thirds of its throughput (benchmarks/bench_ingest.py).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # A distinct test database per concurrent test run (helpers, CI) keeps runs from colliding.
 DATABASES["default"]["TEST"] = {"NAME": env.str("SELFHEAL_TEST_DB", default="test_selfheal")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
