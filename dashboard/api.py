@@ -8,6 +8,8 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from monitoring.models import Job
+from patterns.api import StatsOut
+from patterns.services import learning_stats
 from selfheal.services import get_project_for, projects_for
 
 from . import queries, services
@@ -101,6 +103,24 @@ def get_scan(request: HttpRequest, scan_id: int):
     if scan is None:
         raise HttpError(404, f"Healing scan {scan_id} not found.")
     return scan
+
+
+class StatsWithHealingOut(StatsOut):
+    healing: HeadlineOut
+
+
+@router.get("/stats", response=StatsWithHealingOut)
+def learning_and_healing_stats(request: HttpRequest, project: str | None = None):
+    """What selfheal learned (patterns learned, successful heals, average confidence, success
+    rate, per category) and, under `healing`, the dashboard's headline numbers."""
+    chosen = get_project_for(request.user, project) if project else None
+    scope = queries.scope_for(request.user, project)
+    healing = {"project": scope.slug or None, **queries.headline(scope, timezone.now()).as_dict()}
+    return {
+        "project": chosen.slug if chosen else None,
+        **learning_stats(chosen),
+        "healing": healing,
+    }
 
 
 @router.get("/self-healing/stats", response=HeadlineOut)

@@ -9,11 +9,11 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
-from selfheal.services import get_project_for, projects_for
+from selfheal.services import projects_for
 
 from .api_experiments import router as experiments_router
 from .models import Pattern, PatternStatus
-from .services import learning_stats, visible_project_names
+from .services import visible_project_names
 
 router = Router(tags=["patterns"])
 
@@ -152,14 +152,6 @@ def get_pattern(request: HttpRequest, pattern_id: int):
             for o in outcomes
         ],
     }
-
-
-@router.get("/stats", response=StatsOut)
-def stats(request: HttpRequest, project: str | None = None):
-    """Patterns learned, successful heals (pattern successes), average confidence, success rate,
-    per category; `project` (id or slug) narrows the heals to that project's."""
-    chosen = get_project_for(request.user, project) if project else None
-    return {"project": chosen.slug if chosen else None, **learning_stats(chosen)}
 
 
 router.add_router("", experiments_router)

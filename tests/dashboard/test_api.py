@@ -150,3 +150,12 @@ def test_stats_are_the_dashboards_headline_numbers(api_client, user, project):
         0.5,
     )
     assert api_client.get("/api/v1/self-healing/stats?project=nope").status_code == 404
+
+
+def test_the_stats_endpoint_carries_the_learning_and_the_healing_numbers(api_client, project):
+    healing_run(project, timezone.now() - timedelta(hours=1), ["failed", "passed"], confidence=0.7)
+    stats = api_client.get(f"/api/v1/stats?project={project.slug}").json()
+    assert stats["project"] == project.slug
+    assert {"patterns_learned", "success_rate", "per_category"} <= set(stats)
+    assert stats["healing"]["successful_heals"] == 1
+    assert stats["healing"]["success_rate"] == 1.0
