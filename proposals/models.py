@@ -225,6 +225,10 @@ class FixAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["proposal", "number"], name="one_attempt_per_number")
         ]
+        indexes = [
+            models.Index(fields=["finished_at"], name="attempt_finished"),
+            models.Index(fields=["-started_at"], name="attempt_started"),
+        ]
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of proposal #{self.proposal_id} ({self.outcome})"
@@ -248,6 +252,9 @@ class Review(models.Model):
     note = models.TextField(blank=True)
     automatic = models.BooleanField(default=False)  # applied by the auto-apply policy
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["automatic", "created_at"], name="review_automatic_time")]
 
     def __str__(self) -> str:
         return f"{self.decision} proposal #{self.proposal_id}"
