@@ -179,29 +179,28 @@ def threshold_section(records: list[FixRecord], now: datetime) -> list[dict]:
 
 
 def maturity_section(now: datetime) -> dict:
-    """Live patterns by maturity (young / proven / unreliable / stale), with the rules used."""
+    """Live patterns by maturity (young / proven / unreliable / stale), with the rule of each.
+    A list, not a mapping: the report is stored as JSONB, which does not keep key order."""
     params = {
         "min_outcomes": _setting("PATTERNS_PROVEN_MIN_OUTCOMES", 10),
         "proven_rate": _setting("PATTERNS_PROVEN_RATE", 0.7),
         "stale_days": _setting("PATTERNS_STALE_DAYS", 30),
     }
-    counts = dict.fromkeys(calibration.MATURITY_RULES, 0)
-    examples: dict[str, list[int]] = defaultdict(list)
+    groups = {
+        label: {"label": label, "count": 0, "rule": rule.format(**params), "examples": []}
+        for label, rule in calibration.MATURITY_RULES.items()
+    }
     live = Pattern.objects.filter(status__in=[PatternStatus.CANDIDATE, PatternStatus.ACTIVE])
     rows = live.order_by("-successes", "pk").values_list(
         "pk", "successes", "failures", "last_used_at", "created_at"
     )
     for pk, successes, failures, last_used, created in rows.iterator(chunk_size=2000):
         since_use = (now - (last_used or created)).total_seconds() / 86400
-        label = calibration.maturity(successes + failures, successes, since_use, **params)
-        counts[label] += 1
-        if len(examples[label]) < 10:
-            examples[label].append(pk)
-    return {
-        "counts": counts,
-        "rules": {k: v.format(**params) for k, v in calibration.MATURITY_RULES.items()},
-        "examples": dict(examples),
-    }
+        group = groups[calibration.maturity(successes + failures, successes, since_use, **params)]
+        group["count"] += 1
+        if len(group["examples"]) < 10:
+            group["examples"].append(pk)
+    return {"groups": list(groups.values())}
 
 
 def _week_start(moment: datetime) -> datetime:
@@ -252,8 +251,8 @@ def _summary(report: dict) -> str:
         if row["action"] in ("applied", "proposed"):
             parts.append(f"{row['project']}: threshold {row['current']:.2f} → "
                          f"{row['recommended']:.2f} {row['action']}")  # fmt: skip
-    counts = report["maturity"]["counts"]
-    parts.append(", ".join(f"{n} {label}" for label, n in counts.items()) + " patterns")
+    groups = report["maturity"]["groups"]
+    parts.append(", ".join(f"{g['count']} {g['label']}" for g in groups) + " patterns")
     share = report["efficiency"]["template_share"]
     if share is not None:
         parts.append(f"templates made {share:.0%} of the fixes")
