@@ -6,10 +6,7 @@ from django.utils import timezone
 
 from monitoring.models import Job
 from selfheal.models import Project
-
-
-class IllegalTransition(Exception):
-    """A status change the state machine does not allow."""
+from selfheal.transitions import check_transition
 
 
 class ScanMode(models.TextChoices):
@@ -77,8 +74,5 @@ class HealingScan(models.Model):
 
     def transition_to(self, status: str) -> None:
         """Change status in memory; the caller saves."""
-        if status not in SCAN_TRANSITIONS[ScanStatus(self.status)]:
-            raise IllegalTransition(
-                f"Healing scan #{self.pk} cannot go from {self.status} to {status}."
-            )
+        check_transition(SCAN_TRANSITIONS, self.status, status, f"Healing scan #{self.pk}")
         self.status = status

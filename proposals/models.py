@@ -4,10 +4,9 @@ from django.conf import settings
 from django.db import models
 
 from selfheal.models import Project
+from selfheal.transitions import IllegalTransition, check_transition
 
-
-class IllegalTransition(Exception):
-    """A status change the state machine does not allow."""
+__all__ = ["IllegalTransition"]  # raised by transition_to; callers catch it from here
 
 
 class ProjectFile(models.Model):
@@ -115,8 +114,7 @@ class Proposal(models.Model):
 
     def transition_to(self, status: str, reason: str = "") -> None:
         """Change status in memory; the caller saves (inside its transaction)."""
-        if not self.can_transition_to(status):
-            raise IllegalTransition(f"A proposal cannot go from {self.status} to {status}.")
+        check_transition(PROPOSAL_TRANSITIONS, self.status, status, f"Proposal #{self.pk}")
         self.status = status
         self.status_reason = reason
 

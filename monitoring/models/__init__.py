@@ -1,3 +1,5 @@
+from selfheal.transitions import IllegalTransition
+
 from .alerts import (
     Alert,
     AlertChannel,
@@ -20,7 +22,6 @@ from .jobs import (
     PingKind,
     RunStatus,
 )
-from .transitions import IllegalTransition
 
 __all__ = [
     "Alert",

@@ -5,8 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from selfheal.models import Project
-
-from .transitions import check_transition
+from selfheal.transitions import check_transition
 
 
 class DeploymentHealth(models.TextChoices):

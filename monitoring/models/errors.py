@@ -7,8 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from selfheal.models import Project
-
-from .transitions import check_transition
+from selfheal.transitions import check_transition
 
 
 class EventSource(models.TextChoices):

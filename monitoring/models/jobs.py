@@ -8,8 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from selfheal.models import Project
-
-from .transitions import check_transition
+from selfheal.transitions import check_transition
 
 MAX_RUN_LOG_CHARS = 64 * 1024
 MAX_PING_BODY_CHARS = 10 * 1024
