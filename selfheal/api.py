@@ -12,6 +12,7 @@ from proposals.api import router as proposals_router
 
 from . import services
 from .auth import API_AUTH
+from .engine.sandbox import SandboxRefused
 from .models import Project, StoppingPoint
 
 api = NinjaAPI(
@@ -37,6 +38,13 @@ def project_not_found(request: HttpRequest, exc: Exception):
 @api.exception_handler(services.AccessDenied)
 def access_denied(request: HttpRequest, exc: Exception):
     return api.create_response(request, {"detail": str(exc)}, status=403)
+
+
+@api.exception_handler(SandboxRefused)
+def sandbox_refused(request: HttpRequest, exc: Exception):
+    return api.create_response(
+        request, {"detail": f"The sandbox cannot run code on this machine: {exc}"}, status=503
+    )
 
 
 @api.exception_handler(ValidationError)

@@ -291,18 +291,20 @@ def _bwrap_argv(
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    made: set[str] = {"/", "/usr"}
+    args += ["--dev", "/dev"]
+    if level == "bwrap":
+        args += ["--proc", "/proc"]
+    for scratch in ("/tmp", "/dev/shm"):  # /dev/shm: multiprocessing's semaphores live there
+        args += ["--size", str(limits.tmpfs_mb * MiB), "--perms", "1777", "--tmpfs", scratch]
+    # The interpreter is bound after the scratch mounts: a checkout under /tmp (as CI's may be)
+    # would otherwise be hidden by the sandbox's own /tmp.
+    made: set[str] = {"/", "/usr", "/tmp", "/dev"}
     for prefix in _interpreter_prefixes(interpreter):
         for parent in reversed(Path(prefix).parents):
             if str(parent) not in made:
                 made.add(str(parent))
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", prefix, prefix]
-    args += ["--dev", "/dev"]
-    if level == "bwrap":
-        args += ["--proc", "/proc"]
-    for scratch in ("/tmp", "/dev/shm"):  # /dev/shm: multiprocessing's semaphores live there
-        args += ["--size", str(limits.tmpfs_mb * MiB), "--perms", "1777", "--tmpfs", scratch]
     args += ["--perms", "0755", "--dir", "/sandbox", "--bind", str(project), PROJECT_MOUNT]
     args += ["--remount-ro", "/", "--chdir", PROJECT_MOUNT, "--hostname", "sandbox", "--"]
     # Limits are set inside: a preexec_fn would make Popen fork the whole service (slow).
