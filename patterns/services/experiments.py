@@ -654,11 +654,13 @@ def stop(experiment_id: int, actor: str, reason: str, now: datetime | None = Non
 
 @dataclass
 class QualityReport:
+    stopped: list[int] = field(default_factory=list)
     started: list[int] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
+            "stopped": self.stopped,
             "started": self.started,
             "checked": len(self.checks),
             "actions": {str(c.experiment_id): c.action for c in self.checks},
@@ -668,15 +670,37 @@ class QualityReport:
         }
 
 
+def stop_orphaned_experiments(now: datetime | None = None) -> list[int]:
+    """Stop the open experiments of patterns taken out of use (deprecated, quarantined): no
+    failure reaches their templates any more, so they could never finish."""
+    orphaned = Experiment.objects.filter(
+        status__in=OPEN_EXPERIMENT,
+        pattern__status__in=[PatternStatus.DEPRECATED, PatternStatus.QUARANTINED],
+    ).select_related("pattern")
+    stopped = []
+    for experiment in orphaned:
+        stop(experiment.pk, "quality checks", f"pattern #{experiment.pattern_id} is "
+             f"{experiment.pattern.status}", now)  # fmt: skip
+        stopped.append(experiment.pk)
+    return stopped
+
+
 def run_quality_checks(now: datetime | None = None) -> QualityReport:
-    """Start the experiments patterns are owed, then check every open one."""
-    report = QualityReport(started=[e.pk for e in ensure_pattern_experiments()])
-    for experiment_id in (
-        Experiment.objects.filter(status__in=OPEN_EXPERIMENT)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    ):
-        report.checks.append(check_experiment(experiment_id, now))
+    """Stop the experiments of patterns out of use, start the ones patterns are owed, then check
+    every open one (an experiment that cannot be checked is logged, the others still are)."""
+    report = QualityReport(
+        stopped=stop_orphaned_experiments(now),
+        started=[e.pk for e in ensure_pattern_experiments()],
+    )
+    open_ids = Experiment.objects.filter(status__in=OPEN_EXPERIMENT).order_by("pk")
+    for experiment_id in open_ids.values_list("pk", flat=True):
+        try:
+            report.checks.append(check_experiment(experiment_id, now))
+        except Exception as exc:
+            logger.exception("Quality check of experiment #%s failed", experiment_id)
+            report.checks.append(
+                CheckResult(experiment_id, "error", f"{type(exc).__name__}: {exc}")
+            )
     return report
 
 

@@ -203,6 +203,20 @@ def test_a_second_template_starts_an_experiment_and_the_fixer_proposes_the_assig
     assert Assignment.objects.get(pk=meta["assignment_id"]).success is False
 
 
+def test_an_experiment_of_a_pattern_taken_out_of_use_is_stopped():
+    pattern = contested_pattern()
+    experiment = experiment_on(pattern)
+    services.set_status(pattern.pk, PatternStatus.DEPRECATED, "unused")
+    result = tasks.quality_checks.apply().get()
+    assert result["stopped"] == [experiment.pk] and result["checked"] == 0
+    experiment.refresh_from_db()
+    assert experiment.status == ExperimentStatus.STOPPED
+    assert (
+        experiment.status_reason
+        == f"stopped by quality checks: pattern #{pattern.pk} is deprecated"
+    )
+
+
 def test_a_failure_only_one_variant_can_fix_is_not_part_of_the_experiment():
     pattern = contested_pattern()
     experiment = experiment_on(pattern)
@@ -305,15 +319,26 @@ def test_api_creates_experiments_and_shows_per_variant_numbers(staff_client):
          "variant labels must be unique"),
         ([{"label": "A", "template_id": "A"}, {"label": "B", "template_id": 999999}],
          "999999 are not templates of pattern"),
+        ([{"label": "A", "template_id": "A"}, {"label": "B", "template_id": "B"}, "min_samples_per_arm=0"],
+         "min_samples_per_arm: Ensure this value is greater than or equal to 5."),
+        ([{"label": "A", "template_id": "A"}, {"label": "B", "template_id": "B"}, "method=vote"],
+         "method is one of fisher, z_test, bayes"),
+        ([{"label": "A", "template_id": "A"}, {"label": "B", "template_id": "B"}, "prompt=x"],
+         "about a pattern or a prompt (exactly one)"),
     ],
 )  # fmt: skip
 def test_api_refuses_bad_experiments_with_a_reason(staff_client, variants, message):
     pattern = contested_pattern()
     ids = dict(pattern.templates.values_list("variant", "pk"))
+    payload = {"pattern_id": pattern.pk, "variants": []}
     for variant in variants:
+        if isinstance(variant, str):  # another field of the request
+            key, value = variant.split("=")
+            payload[key] = int(value) if value.isdigit() else value
+            continue
         variant["template_id"] = ids.get(variant["template_id"], variant["template_id"])
-    response = post(staff_client, "/api/v1/experiments",
-                    {"pattern_id": pattern.pk, "variants": variants})  # fmt: skip
+        payload["variants"].append(variant)
+    response = post(staff_client, "/api/v1/experiments", payload)
     assert response.status_code == 400
     assert message in response.json()["detail"]
     assert not Experiment.objects.exists()
