@@ -7,10 +7,8 @@ from django.db import models
 from django.db.models import Q
 
 from selfheal.models import Project
-
-
-class IllegalTransition(Exception):
-    """A status change the state machine does not allow."""
+from selfheal.transitions import IllegalTransition as IllegalTransition  # raised below
+from selfheal.transitions import check_transition
 
 
 class PatternStatus(models.TextChoices):
@@ -77,8 +75,7 @@ class Pattern(models.Model):
 
     def transition_to(self, status: str, reason: str) -> None:
         """Change the status (the caller saves); an illegal change raises."""
-        if not self.can_transition_to(status):
-            raise IllegalTransition(f"Pattern #{self.pk} cannot go from {self.status} to {status}.")
+        check_transition(PATTERN_TRANSITIONS, self.status, status, f"Pattern #{self.pk}")
         self.status = status
         self.status_reason = reason
 
@@ -382,10 +379,7 @@ class Experiment(models.Model):
 
     def transition_to(self, status: str, reason: str) -> None:
         """Change the status (the caller saves); an illegal change raises."""
-        if not self.can_transition_to(status):
-            raise IllegalTransition(
-                f"Experiment #{self.pk} is {self.status}; it cannot become {status}."
-            )
+        check_transition(EXPERIMENT_TRANSITIONS, self.status, status, f"Experiment #{self.pk}")
         self.status = status
         self.status_reason = reason
 
