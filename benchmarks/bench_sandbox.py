@@ -27,7 +27,13 @@ for module in range(4):
         for n in range(5)
     )
 PYTEST = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1"]
-ENV = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+# The same pytest work on both sides: the sandbox turns off plugin autoload, so bare runs do too.
+ENV = {
+    "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+}
 
 
 def bare_pytest(directory: Path) -> float:

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_sandbox.py", "bench_heal_demo.py", "bench_ingest.py", "bench_patterns.py",
+ORDER = ["bench_sandbox.py", "bench_heal_demo.py", "bench_ingest.py", "bench_patterns.py", "bench_experiments.py",
          "bench_dashboard.py"]  # fmt: skip
 
 

@@ -359,7 +359,8 @@ def _pattern_outcome(candidate: Candidate, success: bool, project, detail: str) 
         from patterns.services import record_outcome
 
         record_outcome(pattern_id, success, project=project, source="auto_fix", detail=detail,
-                       template_id=candidate.metadata.get("template_id"))  # fmt: skip
+                       template_id=candidate.metadata.get("template_id"),
+                       assignment_id=candidate.metadata.get("assignment_id"))  # fmt: skip
 
 
 def _learn(proposal: Proposal, kept: list[tuple[Candidate, FixContext]]) -> None:

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from django.db.models import (
     Avg,
     BooleanField,
-    CharField,
     Count,
     DurationField,
     Exists,
@@ -16,17 +15,15 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
-from django.db.models.functions import Cast, Coalesce, Concat
 
 from monitoring.models import ErrorEvent, ErrorGroup, ErrorGroupStatus
 from patterns.models import PatternStatus
 from proposals.alerts import healing_runs
+from proposals.history import reverted_writes, written_by
 from proposals.models import (
     AttemptOutcome,
     FixAttempt,
-    ProjectFileVersion,
     Proposal,
     ProposalStatus,
     Review,
@@ -124,30 +121,9 @@ def auto_applied_proposals(ids: list[int], since: datetime, now: datetime) -> Qu
     The writes are matched by their source text in one pass (a hashed subplan), not per proposal.
     """
     approvals = Review.objects.filter(automatic=True, decision=ReviewDecision.APPROVED)
-    written_by = Concat(Value("proposal #"), Cast("pk", output_field=CharField()))
     applied = Proposal.objects.filter(
         project_id__in=ids,
         pk__in=approvals.filter(created_at__gte=since, created_at__lte=now).values("proposal_id"),
-    )
-    previous = ProjectFileVersion.objects.filter(
-        file=OuterRef("file"), version=OuterRef("version") - 1
-    ).order_by()
-    restored = ProjectFileVersion.objects.filter(
-        file=OuterRef("file"),
-        version__gt=OuterRef("version"),
-        content=OuterRef("before_content"),
-        deleted=OuterRef("before_deleted"),
-    )
-    reverted_writes = (
-        ProjectFileVersion.objects.filter(
-            file__project_id__in=ids, source__in=applied.annotate(src=written_by).values("src")
-        )
-        .annotate(
-            before_content=Coalesce(Subquery(previous.values("content")[:1]), Value("")),
-            before_deleted=Coalesce(Subquery(previous.values("deleted")[:1]), Value(True)),
-        )
-        .filter(Exists(restored))
-        .values("source")
     )
     first_approval = (
         approvals.filter(proposal=OuterRef("pk")).order_by("created_at").values("created_at")[:1]
@@ -158,10 +134,10 @@ def auto_applied_proposals(ids: list[int], since: datetime, now: datetime) -> Qu
         created_at__gt=OuterRef("auto_applied_at"),
     )
     return applied.alias(
-        written_by=written_by,
+        written_by=written_by(),
         auto_applied_at=Subquery(first_approval),
         false_positive=ExpressionWrapper(
-            Q(written_by__in=reverted_writes) | Q(Exists(rejected_later)),
+            Q(written_by__in=reverted_writes(applied)) | Q(Exists(rejected_later)),
             output_field=BooleanField(),
         ),
     )

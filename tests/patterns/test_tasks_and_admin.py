@@ -51,9 +51,12 @@ def test_threshold_task_records_every_project(monkeypatch):
     )
 
 
-def test_quality_and_self_improvement_say_they_have_nothing_to_do_yet():
-    assert tasks.quality_checks.apply().get()["detail"] == "no experiments yet"
-    assert tasks.self_improvement.apply().get()["detail"] == "not built yet"
+def test_quality_checks_and_the_weekly_self_improvement_run_from_their_tasks():
+    from patterns.models import ImprovementRun
+
+    assert tasks.quality_checks.apply().get()["detail"] == "no open experiment"
+    result = tasks.self_improvement.apply().get()
+    assert ImprovementRun.objects.get(pk=result["run"]).trigger == "beat"
 
 
 @pytest.fixture
