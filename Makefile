@@ -8,7 +8,8 @@ export SELFHEAL_VAR_DIR ?= $(CURDIR)/var
 
 # What `make test` and the benchmarks run against: the local PostgreSQL and Redis.
 TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/selfheal} \
-	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
+	DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-0}
 
 .PHONY: run test bench bench-repair lint format system-deps install demo clean
 

@@ -4,6 +4,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -36,6 +37,17 @@ def _post_once(url: str, body: bytes, timeout: float) -> tuple[int | None, str]:
         return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 
 
+CallGuard = Callable[[str, Callable[[], "PostResult"]], "PostResult"]
+_guard: CallGuard | None = None
+
+
+def set_call_guard(guard: CallGuard | None) -> None:
+    """Wrap every outgoing POST (patterns puts a circuit breaker per host here from its ready());
+    the guard gets the URL and a function doing the POST, and returns its PostResult."""
+    global _guard
+    _guard = guard
+
+
 def post_json(
     url: str,
     payload: dict,
@@ -49,6 +61,16 @@ def post_json(
         return PostResult(False, None, "Only http and https URLs are called.", 0)
     timeout = timeout or getattr(settings, "MONITORING_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)
     body = json.dumps(payload, default=str).encode()
+
+    def send() -> PostResult:
+        return _post_with_retries(url, body, attempts, timeout, backoff_seconds)
+
+    return _guard(url, send) if _guard is not None else send()
+
+
+def _post_with_retries(
+    url: str, body: bytes, attempts: int, timeout: float, backoff_seconds: float
+) -> PostResult:
     status, detail = None, ""
     for attempt in range(1, attempts + 1):
         status, detail = _post_once(url, body, timeout)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -259,3 +260,31 @@ class BreakerGuardedFixer:
 
     def propose(self, context: FixContext) -> list[Candidate]:
         return call_with_breaker(self.breaker_name, self.fixer.propose, context)
+
+
+class _WebhookFailed(Exception):
+    def __init__(self, result):
+        super().__init__(result.detail)
+        self.result = result
+
+
+def guarded_webhook(url: str, send: Callable[[], Any]) -> Any:
+    """monitoring's call guard: every outgoing webhook goes through the breaker of its host
+    ("webhook:<host>"). While that circuit is open nothing is sent; the failed PostResult says
+    why, and the caller's retry schedule (alert deliveries, rollbacks) tries again later."""
+    from monitoring.webhooks import PostResult
+
+    name = f"webhook:{urlsplit(url).hostname or 'unknown'}"[:100]
+
+    def call():
+        result = send()
+        if not result.ok:
+            raise _WebhookFailed(result)
+        return result
+
+    try:
+        return call_with_breaker(name, call, failure_exceptions=(_WebhookFailed,))
+    except _WebhookFailed as failed:
+        return failed.result
+    except StrategyUnavailable as exc:
+        return PostResult(False, None, str(exc), 0)
