@@ -7,9 +7,10 @@ PORT ?= 8000
 export SELFHEAL_VAR_DIR ?= $(CURDIR)/var
 
 # What `make test` and the benchmarks run against: the local PostgreSQL and Redis.
-TEST_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/selfheal} \
-	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
-	DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-0}
+SERVICES_ENV := DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/selfheal} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0}
+# Tests drop their database at the end: no connection may outlive its request there.
+TEST_ENV := $(SERVICES_ENV) DB_CONN_MAX_AGE=$${DB_CONN_MAX_AGE:-0}
 
 .PHONY: run test bench bench-repair lint format system-deps install demo clean
 
@@ -45,7 +46,7 @@ test: system-deps install
 	$(TEST_ENV) $(PY) -m pytest -q -p no:randomly
 
 bench: system-deps install
-	$(TEST_ENV) $(PY) benchmarks/run_all.py
+	$(SERVICES_ENV) $(PY) benchmarks/run_all.py
 
 bench-repair: system-deps install
 	$(PY) benchmarks/bench_repair.py
