@@ -354,13 +354,18 @@ def _close(attempt: FixAttempt, outcome: str, started: float, *, explanation: st
 
 
 def _pattern_outcome(candidate: Candidate, success: bool, project, detail: str) -> None:
-    pattern_id = candidate.metadata.get("pattern_id")
-    if candidate.strategy == "template" and pattern_id:
-        from patterns.services import record_outcome
+    """A template's outcome counts for its pattern (and its A/B assignment); any other strategy's
+    candidate that was assigned a prompt variant reports to that assignment."""
+    from patterns.services import record_assignment_outcome, record_outcome
 
+    pattern_id = candidate.metadata.get("pattern_id")
+    assignment_id = candidate.metadata.get("assignment_id")
+    if candidate.strategy == "template" and pattern_id:
         record_outcome(pattern_id, success, project=project, source="auto_fix", detail=detail,
                        template_id=candidate.metadata.get("template_id"),
-                       assignment_id=candidate.metadata.get("assignment_id"))  # fmt: skip
+                       assignment_id=assignment_id)  # fmt: skip
+    elif assignment_id:
+        record_assignment_outcome(assignment_id, success)
 
 
 def _learn(proposal: Proposal, kept: list[tuple[Candidate, FixContext]]) -> None:
@@ -368,9 +373,8 @@ def _learn(proposal: Proposal, kept: list[tuple[Candidate, FixContext]]) -> None
     from patterns.services import learn_from_fix
 
     for fix, context in kept:
-        if fix.strategy == "template":
-            _pattern_outcome(fix, True, proposal.project, "the tests passed")
-        else:
+        _pattern_outcome(fix, True, proposal.project, "the tests passed")
+        if fix.strategy != "template":
             learn_from_fix(proposal.project, context, fix, source=fix.strategy)
 
 

@@ -54,7 +54,7 @@ def build_fixers(project: Project) -> tuple[list[Fixer], list[StrategyNote]]:
     """The strategy chain: learned template → rules → mutation search → revert → LLM.
 
     Also returns the strategies that are off, with why, so the history can say so."""
-    from patterns.services import BreakerGuardedFixer, TemplateFixer
+    from patterns.services import BreakerGuardedFixer, PromptVariantFixer, TemplateFixer
     from selfheal.engine.fixers.llm import OFF_REASON, LLMFixer
     from selfheal.engine.fixers.mutation import MutationFixer
     from selfheal.engine.fixers.revert import RevertFixer
@@ -73,7 +73,7 @@ def build_fixers(project: Project) -> tuple[list[Fixer], list[StrategyNote]]:
             model=settings.ANTHROPIC_MODEL,
             base_url=settings.ANTHROPIC_BASE_URL or None,
         )
-        fixers.append(BreakerGuardedFixer(llm, "llm"))
+        fixers.append(BreakerGuardedFixer(PromptVariantFixer(llm, project), "llm"))
     else:
         notes.append(StrategyNote("llm", OFF_REASON))
     return fixers, notes

@@ -12,8 +12,10 @@ from .breakers import (
     reset_breaker,
 )
 from .experiments import (
+    LLM_PROMPT,
     ExperimentConflict,
     ExperimentInvalid,
+    PromptVariantFixer,
     VariantSpec,
     assign_prompt_variant,
     create_experiment,
@@ -42,6 +44,8 @@ from .reporting import learning_stats, visible_project_names
 
 __all__ = [
     "AutoApplyDecision",
+    "LLM_PROMPT",
+    "PromptVariantFixer",
     "BreakerGuardedFixer",
     "BreakerStatus",
     "ExperimentConflict",

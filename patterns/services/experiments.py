@@ -4,6 +4,7 @@ decisions are selfheal.engine.experiments; here they are stored, with a reason f
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Collection, Sequence
@@ -16,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from selfheal.engine import experiments as engine
+from selfheal.engine.fixers.base import Unfixable
 from selfheal.models import Project
 
 from ..models import (
@@ -781,3 +783,39 @@ def experiments_to_show(
             for e in finished[: limit - len(views)]
         ]  # fmt: skip
     return views
+
+
+LLM_PROMPT = "llm-fix"  # the name experiments on the LLM fixer's prompt use
+
+
+class PromptVariantFixer:
+    """The LLM fixer under an open experiment on its prompt: each failure is assigned a variant
+    whose description is added to the system instructions, and its candidates carry the
+    assignment so the loop reports the outcome to it."""
+
+    def __init__(self, llm, project: Project, prompt: str = LLM_PROMPT):
+        self.llm = llm
+        self.name = llm.name
+        self.project = project
+        self.prompt = prompt
+
+    def propose(self, context):
+        assignment = assign_prompt_variant(self.prompt, self.project)
+        if assignment is None:
+            return self.llm.propose(context)
+        fixer = copy.copy(self.llm)
+        fixer.instructions = assignment.variant.description
+        try:
+            candidates = fixer.propose(context)
+        except Unfixable:
+            record_assignment_outcome(assignment.pk, False)
+            raise
+        if not candidates:
+            record_assignment_outcome(assignment.pk, False)
+        for candidate in candidates:
+            candidate.metadata.update(
+                variant=assignment.variant.label,
+                assignment_id=assignment.pk,
+                experiment_id=assignment.experiment_id,
+            )
+        return candidates

@@ -90,3 +90,31 @@ def test_a_confident_safe_fix_is_applied_only_where_the_project_allows(user):
     assert outcomes["trusting"] == ("applied", True)
     assert "import math" in files.current_files(trusting)["calc.py"]
     assert "import math" not in files.current_files(cautious)["calc.py"]
+
+
+def test_an_llm_prompt_experiment_assigns_a_variant_and_counts_its_outcome(user):
+    from patterns.models import Assignment
+    from patterns.services import LLM_PROMPT, PromptVariantFixer, VariantSpec, create_experiment
+
+    create_experiment(
+        [
+            VariantSpec("A", description=""),
+            VariantSpec("B", description="Prefer the smallest edit."),
+        ],
+        prompt=LLM_PROMPT,
+    )
+    project = core.create_project(user, "Prompted")
+    load_calculator(project)
+    client, transport = replay_client("learn_missing_import_a")
+    llm = LLMFixer(client, "claude-sonnet-4-6")
+
+    proposal = geometry_proposal(project, "hypot", ("a", "b"))
+    result = autofix.run_auto_fix(proposal.pk, fixers=[PromptVariantFixer(llm, project)])
+
+    assert result.success
+    assignment = Assignment.objects.get()
+    attempt = proposal.attempts.get()
+    assert attempt.strategy == "llm" and attempt.variant == assignment.variant.label
+    assert assignment.success is True
+    system = transport.requests[0].body["system"]
+    assert ("Prefer the smallest edit." in system) == (assignment.variant.label == "B")

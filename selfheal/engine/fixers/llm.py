@@ -146,8 +146,11 @@ class LLMFixer:
         timeout: float = 120.0,
         confidence: float = MODEL_CONFIDENCE,
         budget: PromptBudget | None = None,
+        instructions: str = "",
     ):
         self.client = client
+        # Extra system instructions: what a prompt variant of an A/B experiment changes.
+        self.instructions = instructions
         self.model = model
         self.max_tokens = max_tokens
         self.timeout = timeout
@@ -215,7 +218,9 @@ class LLMFixer:
             return self.client.messages.create(
                 model=self.model,
                 max_tokens=self.max_tokens,
-                system=SYSTEM_PROMPT,
+                system=f"{SYSTEM_PROMPT}\n{self.instructions}"
+                if self.instructions
+                else SYSTEM_PROMPT,
                 messages=messages,
                 tools=[SUBMIT_FIX_TOOL],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
