@@ -177,7 +177,10 @@ def test_pattern_maturity_in_the_report():
 
 
 @pytest.mark.django_db
-def test_without_a_provider_the_report_says_so():
+def test_without_a_provider_the_report_says_so(monkeypatch):
+    from patterns.services import improvement
+
+    monkeypatch.setattr(improvement, "_providers", [])  # proposals registers one at start-up
     run = services.run_self_improvement("test")
     assert run.report["calibration"] is None and run.report["thresholds"] == []
     assert "no fix history provider is registered" in run.report["history"]["note"]
