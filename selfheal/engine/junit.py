@@ -24,6 +24,7 @@ class TestCaseResult:
     duration: float = 0.0
     file: str = ""
     line: int | None = None
+    error_type: str = ""  # the failure's `type` attribute, when the report names one
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -38,11 +39,13 @@ def parse_junit(data: bytes) -> list[TestCaseResult]:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise JUnitError(f"JUnit report is not well-formed XML: {exc}") from exc
+    if root.tag not in ("testsuites", "testsuite", "testcase"):
+        raise JUnitError(f"not a JUnit report: the root element is <{root.tag}>")
     return [_case(element) for element in root.iter("testcase")]
 
 
 def _case(element: ET.Element) -> TestCaseResult:
-    outcome, message, details = "passed", "", ""
+    outcome, message, details, error_type = "passed", "", "", ""
     # A test can carry both a failure and a teardown error; the failure says more.
     for tag in ("failure", "error", "skipped"):
         child = element.find(tag)
@@ -50,6 +53,7 @@ def _case(element: ET.Element) -> TestCaseResult:
             outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
             message = (child.get("message") or "").strip()
             details = child.text or ""
+            error_type = child.get("type") or ""
             break
     file = element.get("file", "")
     line = element.get("line")
@@ -62,13 +66,18 @@ def _case(element: ET.Element) -> TestCaseResult:
         file=file,
         # pytest reports 0-based line numbers; people and tracebacks count from 1.
         line=int(line) + 1 if line and line.isdigit() else None,
+        error_type=error_type,
     )
 
 
-def node_id(classname: str, name: str, file: str) -> str:
+def node_id(classname: str, name: str, file: str = "") -> str:
     """Rebuild pytest's node id from JUnit's dotted classname, test name and file."""
-    if not classname:  # a collection error: name is the module's dotted path
-        return file or name.replace(".", "/") + ".py"
+    if not classname:  # a collection error: name is the module's dotted path (or already a path)
+        if file:
+            return file
+        if "/" in name or "::" in name or name.endswith(".py") or " " in name:
+            return name
+        return name.replace(".", "/") + ".py"
     if file:
         module = file.removesuffix(".py").replace("/", ".")
         rest = classname[len(module) :].lstrip(".") if classname.startswith(module) else ""

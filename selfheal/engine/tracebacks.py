@@ -10,13 +10,11 @@ that is not JUnit XML deserves a clear 400 rather than "no failures".
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .sandbox import TestCaseResult
+from .junit import JUnitError, TestCaseResult, parse_junit
 
 MAX_TEXT_CHARS = 2_000_000  # longer input is cut from the front: the final exception is at the end
 MAX_MESSAGE_CHARS = 8_000
@@ -682,26 +680,6 @@ def reports_from_test_results(
     return reports
 
 
-_DOCTYPE_RE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def junit_node_id(classname: str, name: str, file: str = "") -> str:
-    """pytest's node id from JUnit's classname/name: ("tests.test_x.TestK", "test_a") ->
-    "tests/test_x.py::TestK::test_a". Collection errors have no classname: "tests.test_x" ->
-    "tests/test_x.py". Components starting with a capital letter are taken for classes."""
-    if not classname:
-        if "/" in name or "::" in name or name.endswith(".py") or " " in name:
-            return name
-        return name.replace(".", "/") + ".py"
-    parts = classname.split(".")
-    split_at = len(parts)
-    while split_at > 0 and parts[split_at - 1][:1].isupper():
-        split_at -= 1
-    module_parts, class_parts = parts[:split_at], parts[split_at:]
-    path = file or ("/".join(module_parts) + ".py" if module_parts else "")
-    return "::".join([p for p in (path, *class_parts) if p] + [name])
-
-
 def parse_junit_xml(
     xml_text: str | bytes, project_files: Collection[str] | None = None
 ) -> list[ErrorReport]:
@@ -713,37 +691,25 @@ def parse_junit_xml(
     data = xml_text.encode("utf-8") if isinstance(xml_text, str) else xml_text
     if not isinstance(data, bytes):
         raise MalformedReport("the JUnit report must be text")
-    if _DOCTYPE_RE.search(data):
-        raise MalformedReport("DOCTYPE and entity declarations are not allowed in a JUnit report")
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as error:
-        raise MalformedReport(f"not well-formed XML: {error}") from None
-    if root.tag not in ("testsuites", "testsuite", "testcase"):
-        raise MalformedReport(f"not a JUnit report: the root element is <{root.tag}>")
-
+        cases = parse_junit(data)
+    except JUnitError as error:
+        raise MalformedReport(str(error)) from None
     paths = _Paths(project_files)
-    reports = []
-    for case in root.iter("testcase"):
-        problem = next((child for child in case if child.tag in ("failure", "error")), None)
-        if problem is None:
-            continue
-        line = case.get("line")
-        reports.append(
-            _report_from_failure(
-                paths,
-                test_name=junit_node_id(
-                    case.get("classname", ""), case.get("name", ""), case.get("file", "")
-                ),
-                message=problem.get("message", ""),
-                details=problem.text or "",
-                source="junit",
-                type_hint=problem.get("type", ""),
-                file=case.get("file", ""),
-                line=int(line) + 1 if line and line.isdigit() else None,  # 0-based in pytest's XML
-            )
+    return [
+        _report_from_failure(
+            paths,
+            test_name=case.name,
+            message=case.message,
+            details=case.details,
+            source="junit",
+            type_hint=case.error_type,
+            file=case.file,
+            line=case.line,
         )
-    return reports
+        for case in cases
+        if case.outcome in ("failed", "error")
+    ]
 
 
 # --- Sentry events -------------------------------------------------------------------------------

@@ -11,13 +11,12 @@ import pytest
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
-from selfheal.engine.junit import parse_junit
+from selfheal.engine.junit import node_id, parse_junit
 from selfheal.engine.sandbox import TestCaseResult
 from selfheal.engine.tracebacks import (
     ErrorReport,
     MalformedReport,
     is_library_path,
-    junit_node_id,
     module_from_path,
     parse_junit_xml,
     parse_pytest_output,
@@ -498,9 +497,9 @@ def test_exception_line_and_node_ids():
     assert split_exception_line("StopIteration") == ("StopIteration", "")
     assert split_exception_line("Made it: all good") is None
     assert split_exception_line("Hint: make sure your test modules have valid names") is None
-    assert junit_node_id("tests.test_x.TestK", "test_a") == "tests/test_x.py::TestK::test_a"
-    assert junit_node_id("tests.test_x", "test_b[1-2]") == "tests/test_x.py::test_b[1-2]"
-    assert junit_node_id("", "tests.test_broken") == "tests/test_broken.py"
+    assert node_id("tests.test_x.TestK", "test_a") == "tests/test_x.py::TestK::test_a"
+    assert node_id("tests.test_x", "test_b[1-2]") == "tests/test_x.py::test_b[1-2]"
+    assert node_id("", "tests.test_broken") == "tests/test_broken.py"
 
 
 # --- JUnit uploads -------------------------------------------------------------------------------
