@@ -13,7 +13,7 @@ from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from selfheal.engine.fixers.base import Candidate, FixContext
+from selfheal.engine.fixers.base import Candidate, FixContext, unique_candidates
 from selfheal.engine.patch import Patch
 from selfheal.engine.templates import (
     Failure,
@@ -117,7 +117,7 @@ class TemplateFixer:
             seen_signatures.add(signature.key)
             for match in find_patterns(signature):
                 candidates += self._candidates(match, failure, context, classification)
-        candidates = _unique(candidates)
+        candidates = unique_candidates(candidates)
         for candidate in candidates:
             candidate.metadata["skipped"] = list(self.skipped)
         used = {c.metadata["pattern_id"] for c in candidates}
@@ -207,14 +207,3 @@ def _templates_in_order(pattern: Pattern) -> list[FixTemplate]:
         preferred = experiments.preferred_template_id(pattern)
         rows.sort(key=lambda row: row.pk != preferred)
     return rows
-
-
-def _unique(candidates: list[Candidate]) -> list[Candidate]:
-    seen = set()
-    kept = []
-    for candidate in candidates:
-        key = tuple((e.path, e.content) for e in candidate.patch.edits)
-        if key not in seen:
-            seen.add(key)
-            kept.append(candidate)
-    return kept

@@ -61,6 +61,18 @@ class Candidate:
     metadata: dict = field(default_factory=dict)
 
 
+def unique_candidates(candidates: list[Candidate]) -> list[Candidate]:
+    """The first of each set of candidates that make the same edits, in order."""
+    seen = set()
+    kept = []
+    for candidate in candidates:
+        key = tuple((edit.path, edit.action, edit.content) for edit in candidate.patch.edits)
+        if key not in seen:
+            seen.add(key)
+            kept.append(candidate)
+    return kept
+
+
 class Fixer(Protocol):
     name: str
 

@@ -13,7 +13,7 @@ from itertools import zip_longest
 from ...classify import Classification
 from ...patch import FileEdit, Patch
 from ...tracebacks import ErrorReport
-from ..base import Candidate, FixContext
+from ..base import Candidate, FixContext, unique_candidates
 from .attributes import misspelt_attribute
 from .code import Fix, ProjectCode
 from .imports import wrong_imported_name, wrong_module_path
@@ -64,7 +64,7 @@ class RulesFixer:
         combined = self.combined_candidate(context, groups, project)
         if combined is not None:
             candidates.insert(0, combined)
-        return unique(candidates)[:MAX_CANDIDATES]
+        return unique_candidates(candidates)[:MAX_CANDIDATES]
 
     def fixes_for(self, report: ErrorReport, project: ProjectCode) -> list[Fix]:
         fixes: list[Fix] = []
@@ -156,17 +156,6 @@ def root_cause(group: ErrorGroup, fix: Fix) -> str:
 
 def error_line(report: ErrorReport) -> str:
     return f"{report.exc_type}: {report.message}" if report.exc_type else report.message
-
-
-def unique(candidates: list[Candidate]) -> list[Candidate]:
-    seen = set()
-    kept = []
-    for candidate in candidates:
-        key = tuple((edit.path, edit.content) for edit in candidate.patch.edits)
-        if key not in seen:
-            seen.add(key)
-            kept.append(candidate)
-    return kept
 
 
 __all__ = ["RULES", "RulesFixer"]
