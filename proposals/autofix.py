@@ -149,7 +149,10 @@ class CandidateSource:
         self.tried: set[str] = set()
         self.skipped: list[dict] = []
 
-    def next(self, context: FixContext, on_strategy) -> Candidate | None:
+    def next(
+        self, context: FixContext, on_strategy
+    ) -> tuple[Candidate, dict[str, str]] | tuple[None, None]:
+        """The next untried candidate and the files it produces, or (None, None)."""
         state = _digest(context.files)
         for fixer in self.fixers:
             key = (state, fixer.name)
@@ -171,8 +174,8 @@ class CandidateSource:
                 if digest == state or digest in self.tried:
                     continue
                 self.tried.add(digest)
-                return candidate
-        return None
+                return candidate, result
+        return None, None
 
 
 def _start(proposal_id: int) -> Proposal:
@@ -288,7 +291,7 @@ def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:
             passing_versions=project_files.passing_versions(project, list(files)),
         )
         try:
-            candidate = source.next(
+            candidate, new_files = source.next(
                 context,
                 lambda name, label=label: services.set_stage(
                     proposal.pk, f"{label} — generating a fix ({name})"
@@ -302,7 +305,6 @@ def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:
             _close(attempt, AttemptOutcome.NO_CANDIDATE, started,
                    explanation="No strategy had a fix left to try.", skipped=notes + source.skipped)  # fmt: skip
             break
-        new_files = candidate.patch.apply(files)
         attempt.strategy, attempt.rule = candidate.strategy, candidate.rule[:200]
         attempt.variant = str(candidate.metadata.get("variant", ""))[:50]
         attempt.pattern_id = candidate.metadata.get("pattern_id")
