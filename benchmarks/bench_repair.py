@@ -43,7 +43,7 @@ from selfheal.engine.sandbox import (  # noqa: E402
 DATA_ENV = "SELFHEAL_HUMANEVALFIX"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "humanevalfix-python.jsonl"
 TEST_COMMAND = "python -m pytest -q"
-NAIVE_COMMAND = "env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python -m pytest -q -x"
+NAIVE_COMMAND = "python -m pytest -q -x"  # the sandbox turns plugin autoload off
 
 
 # --- building the programs -------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """The zygote's entry point, run by the launcher inside the sandbox."""
 
 import json
-import os
 import sys
 
 from . import JOB_FILE, RESULTS_FILE
@@ -17,10 +16,7 @@ def main():
         command_repair(job, results)
         results.write(kind="end")
         return 0
-    if not job.get("plugin_autoload", False):
-        # The service's virtualenv has plugins (django, playwright) the project never asked for;
-        # autoloading them costs seconds per run.
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    # Plugin autoload is off for every sandboxed run (engine.sandbox's environment).
     import pytest
 
     from .plugin import Zygote  # imports pytest's internals: only now
