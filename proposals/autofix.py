@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Trim
 from django.utils import timezone
 
 from selfheal.engine.classify import classify
@@ -227,21 +229,24 @@ def previous_attempts(proposal: Proposal) -> list[PreviousAttempt]:
 def run_auto_fix(proposal_id: int, fixers: list[Fixer] | None = None) -> AutoFixResult:
     """The loop. Never leaves the proposal in auto_fixing: any crash fails the attempt cleanly."""
     proposal = _start(proposal_id)
-    attempt: FixAttempt | None = None
     try:
         return _loop(proposal, fixers)
     except Exception as exc:
         logger.exception("auto-fix of proposal %s crashed", proposal_id)
-        attempt = proposal.attempts.filter(outcome=AttemptOutcome.RUNNING).first()
-        if attempt is not None:
-            attempt.outcome = AttemptOutcome.ERROR
-            attempt.explanation = (attempt.explanation + f"\nThe attempt crashed: {exc}").strip()
-            attempt.finished_at = timezone.now()
-            attempt.save()
+        fail_running_attempts(proposal, f"The attempt crashed: {exc}")
         reason = f"The auto-fix run crashed ({type(exc).__name__}: {exc}); it can be retried."
         services.transition(proposal_id, S.TESTS_FAILED, reason=reason)
         return AutoFixResult(proposal_id, False, S.TESTS_FAILED, proposal.attempts.count(),
                              reason, "Retry the auto-fix, or fix the proposal by hand.")  # fmt: skip
+
+
+def fail_running_attempts(proposal: Proposal, why: str) -> None:
+    """Close the attempts a crash or a dead worker left running, keeping what they had found."""
+    proposal.attempts.filter(outcome=AttemptOutcome.RUNNING).update(
+        outcome=AttemptOutcome.ERROR,
+        finished_at=timezone.now(),
+        explanation=Trim(Concat(F("explanation"), Value("\n" + why))),
+    )
 
 
 def _loop(proposal: Proposal, fixers: list[Fixer] | None) -> AutoFixResult:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import autofix, services
-from .models import AttemptOutcome, FixAttempt, Proposal, ProposalStatus
+from .models import Proposal, ProposalStatus
 
 logger = logging.getLogger(__name__)
 S = ProposalStatus
@@ -52,10 +52,9 @@ def recover_stuck(now) -> list[int]:
             if proposal.heartbeat_at >= now - limit or not proposal.in_progress:
                 continue  # it moved on while we looked
             was_fixing = proposal.status == S.AUTO_FIXING
-            FixAttempt.objects.filter(proposal=proposal, outcome=AttemptOutcome.RUNNING).update(
-                outcome=AttemptOutcome.ERROR, finished_at=now,
-                explanation="The worker running this attempt stopped responding; the attempt was failed.",
-            )  # fmt: skip
+            autofix.fail_running_attempts(
+                proposal, "The worker running this attempt stopped responding; it was failed."
+            )
             proposal.transition_to(S.TESTS_FAILED, "The worker stopped responding mid-run.")
             proposal.stage = ""
             retry = was_fixing and proposal.recovery_count < 1
